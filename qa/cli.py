@@ -1,0 +1,139 @@
+"""The `qa` command: build, ask, check, serve. A thin layer over the qa API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from qa import __version__
+from qa.config import Settings, settings_from_env
+
+log = logging.getLogger("qa")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--corpus", help="corpus folder (default: QA_CORPUS or ./corpus)")
+    common.add_argument("--index", help="index folder (default: QA_INDEX or ./index)")
+    common.add_argument("--model", help="embedding model name or folder (default: QA_MODEL)")
+    common.add_argument(
+        "--log-level",
+        default=os.environ.get("QA_LOG_LEVEL", "WARNING"),
+        help="DEBUG, INFO, WARNING or ERROR (default: QA_LOG_LEVEL or WARNING)",
+    )
+
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions of your documents.")
+    parser.add_argument("--version", action="version", version=f"qa {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", parents=[common], help="build or refresh the index")
+    build.add_argument("corpus_folder", nargs="?", help="corpus folder (same as --corpus)")
+    build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+
+    ask = commands.add_parser("ask", parents=[common], help="answer one question")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
+
+    check = commands.add_parser("check", parents=[common], help="run canned questions")
+    check.add_argument("questions", help="YAML file of canned questions")
+    check.add_argument("--json-report", metavar="FILE", help="also write the report as JSON")
+    check.add_argument("--snapshot", metavar="FILE", help="compare answers with this snapshot")
+    check.add_argument(
+        "--update-snapshot", action="store_true", help="record current answers to --snapshot"
+    )
+    check.add_argument("--verbose", action="store_true", help="show passing answers too")
+
+    serve = commands.add_parser("serve", parents=[common], help="start the browser chat")
+    serve.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    corpus = getattr(args, "corpus_folder", None) or args.corpus
+    return settings_from_env().with_overrides(
+        corpus_dir=corpus, index_dir=args.index, model=args.model
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `qa` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        settings = _settings(args)
+        return int(COMMANDS[args.command](args, settings))
+    except (ValueError, FileNotFoundError, OSError) as error:
+        print(f"qa: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.chat import shared_retriever
+
+    retriever = shared_retriever(settings, rebuild=args.force)
+    manifest = retriever.index.manifest
+    print(
+        f"Index in {settings.index_dir}: {len(manifest['files'])} file(s), "
+        f"{manifest['n_chunks']} passages ({manifest['embedded_last_build']} embedded in the "
+        f"last build), model {manifest['model']}."
+    )
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.chat import Chatbot
+
+    answer = Chatbot.from_corpus(settings=settings).ask(args.question)
+    print(
+        json.dumps(answer.to_dict(), indent=1, ensure_ascii=False)
+        if args.json
+        else answer.formatted()
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import canned
+    from qa.chat import Chatbot
+
+    cases = canned.load_cases(args.questions)
+    outcomes = canned.run_cases(Chatbot.from_corpus(settings=settings), cases)
+    print(canned.report(outcomes, verbose=args.verbose))
+    if args.json_report:
+        Path(args.json_report).write_text(canned.outcomes_json(outcomes), encoding="utf-8")
+    status = 0 if all(o.passed for o in outcomes) else 1
+    if args.snapshot:
+        path = Path(args.snapshot)
+        current = canned.snapshot_of(outcomes)
+        if args.update_snapshot:
+            path.write_text(json.dumps(current, indent=1, ensure_ascii=False) + "\n", "utf-8")
+            print(f"snapshot of {len(current)} answers written to {path}")
+        else:
+            changes = canned.snapshot_diff(json.loads(path.read_text("utf-8")), current)
+            print("\n".join(changes) if changes else f"answers match snapshot {path}")
+            status = status or (1 if changes else 0)
+    return status
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from ui.app import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+COMMANDS = {"build": _build, "ask": _ask, "check": _check, "serve": _serve}
+
+if __name__ == "__main__":
+    sys.exit(main())

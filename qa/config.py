@@ -1,0 +1,70 @@
+"""Settings: one dataclass for every knob, filled from environment variables in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the library needs to load, index and answer; CLI options override these."""
+
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    model: str = DEFAULT_MODEL
+    chunk_words: int = 120  # upper bound on words per chunk
+    chunk_overlap: int = 1  # sentences shared by neighbouring chunks of a section
+    top_k: int = 8  # passages handed to the composer
+    min_similarity: float = 0.35  # below this best sentence similarity the bot abstains
+    max_question_chars: int = 1000  # longer questions are refused with a clear message
+
+    def chunking_key(self) -> dict[str, int]:
+        """The settings that change chunk boundaries; a change triggers a rebuild."""
+        return {"chunk_words": self.chunk_words, "chunk_overlap": self.chunk_overlap}
+
+    def with_overrides(self, **values: object) -> Settings:
+        """A copy with the given non-None values replaced (paths are made absolute)."""
+        clean = {k: v for k, v in values.items() if v is not None}
+        for key in ("corpus_dir", "index_dir"):
+            if key in clean:
+                clean[key] = Path(str(clean[key])).expanduser().resolve()
+        return replace(self, **clean)  # type: ignore[arg-type]
+
+
+_ENV = {
+    "corpus_dir": "QA_CORPUS",
+    "index_dir": "QA_INDEX",
+    "model": "QA_MODEL",
+    "chunk_words": "QA_CHUNK_WORDS",
+    "chunk_overlap": "QA_CHUNK_OVERLAP",
+    "top_k": "QA_TOP_K",
+    "min_similarity": "QA_MIN_SIMILARITY",
+    "max_question_chars": "QA_MAX_QUESTION_CHARS",
+}
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Defaults overridden by QA_* environment variables (see README, Operations)."""
+    env = os.environ if environ is None else environ
+    types = {f.name: f.type for f in fields(Settings)}
+    values: dict[str, object] = {}
+    for name, var in _ENV.items():
+        raw = env.get(var)
+        if raw is None or raw == "":
+            continue
+        kind = types[name]
+        try:
+            if kind in ("int", int):
+                values[name] = int(raw)
+            elif kind in ("float", float):
+                values[name] = float(raw)
+            else:
+                values[name] = raw
+        except ValueError:
+            raise ValueError(f"{var}={raw!r} is not a valid {kind}; fix or unset it.") from None
+    return Settings().with_overrides(**values)

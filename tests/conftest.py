@@ -1,0 +1,57 @@
+"""Shared fixtures: the real model and real FAISS indexes, loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from qa.chat import Chatbot  # noqa: E402
+from qa.config import PROJECT_ROOT, Settings  # noqa: E402
+
+SEED_CORPUS = PROJECT_ROOT / "corpus"
+CANNED = PROJECT_ROOT / "tests" / "canned"
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings over a private copy of the seed corpus, with its own index folder."""
+    base = tmp_path_factory.mktemp("seed")
+    corpus = base / "corpus"
+    shutil.copytree(SEED_CORPUS, corpus)
+    return Settings().with_overrides(corpus_dir=corpus, index_dir=base / "index")
+
+
+@pytest.fixture(scope="session")
+def bot(seed_settings: Settings) -> Chatbot:
+    """A Chatbot over the seed corpus (index built once for the session)."""
+    return Chatbot.from_corpus(settings=seed_settings)
+
+
+@pytest.fixture
+def conversation(bot: Chatbot) -> Chatbot:
+    """A fresh conversation sharing the session's loaded index."""
+    return bot.fork()
+
+
+@pytest.fixture
+def small_corpus(tmp_path: Path) -> Path:
+    """A two-file corpus that a test may change freely."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "kettles.txt").write_text(
+        "Kettle Care\n\nDescaling\n\nA kettle is descaled with white vinegar once a month. "
+        "Rinse it twice afterwards.\n\nSafety\n\nNever fill a kettle above the maximum line.\n",
+        encoding="utf-8",
+    )
+    (folder / "bread.md").write_text(
+        "# Baking Bread\n\n## Proving\n\nDough proves for about an hour in a warm place "
+        "until it doubles in size.\n",
+        encoding="utf-8",
+    )
+    return folder

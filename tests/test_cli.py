@@ -1,0 +1,73 @@
+"""The `qa` command, in process and once as a real console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.config import Settings
+from tests.conftest import CANNED
+
+
+def _options(settings: Settings) -> list[str]:
+    return ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
+
+
+def test_ask_prints_answer_and_sources(
+    seed_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "What is denervation?", *_options(seed_settings)]) == 0
+    out = capsys.readouterr().out
+    assert "loss of nerve supply" in out and "[1]" in out
+    assert "Sources:" in out and "denervation.txt" in out
+
+
+def test_ask_json(seed_settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "What is neurolysis?", "--json", *_options(seed_settings)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["abstained"] is False and data["citations"][0]["source"] == "neurolysis.txt"
+
+
+def test_blank_question_is_a_message_not_a_traceback(
+    seed_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "   ", *_options(seed_settings)]) == 2
+    err = capsys.readouterr().err
+    assert "empty" in err and "Traceback" not in err
+
+
+def test_check_reports_and_exits_nonzero_on_failure(
+    seed_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(CANNED / "seed_questions.yaml"), *_options(seed_settings)]) == 0
+    assert " passed, 0 failed" in capsys.readouterr().out
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text("- question: What is denervation?\n  abstain: true\n", encoding="utf-8")
+    report = tmp_path / "report.json"
+    status = main(["check", str(wrong), "--json-report", str(report), *_options(seed_settings)])
+    assert status == 1
+    assert "FAIL" in capsys.readouterr().out
+    assert json.loads(report.read_text())[0]["passed"] is False
+
+
+def test_console_script_answers_and_abstains(seed_settings: Settings) -> None:
+    """One real `qa` process: what a user types in a terminal."""
+    script = Path(sys.executable).with_name("qa")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run(
+        [str(script), "ask", "What is the capital of France?", *_options(seed_settings)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "could not find an answer" in run.stdout and "Sources" not in run.stdout
+    version = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout.startswith("qa ")

@@ -1,0 +1,91 @@
+"""The FAISS index on disk: manifest, reuse, incremental rebuild, damage detection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.config import Settings
+from qa.embedding import get_embedder
+from qa.index import MANIFEST, open_index
+
+
+def _settings(corpus: Path, tmp_path: Path) -> Settings:
+    return Settings().with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+def test_build_writes_manifest_and_reuses_unchanged_index(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    settings = _settings(small_corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    first = open_index(settings, embedder)
+    manifest = json.loads((settings.index_dir / MANIFEST).read_text())
+    assert manifest["model"] == settings.model
+    assert manifest["chunking"] == settings.chunking_key()
+    assert set(manifest["files"]) == {"kettles.txt", "bread.md"}
+    assert manifest["embedded_last_build"] == manifest["n_chunks"] == len(first.chunks)
+    again = open_index(settings, embedder)
+    assert again.manifest["built_at"] == first.manifest["built_at"]  # not rebuilt
+
+
+def test_changed_file_reembeds_only_that_file(small_corpus: Path, tmp_path: Path) -> None:
+    settings = _settings(small_corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    before = open_index(settings, embedder)
+    bread_chunks = before.manifest["files"]["bread.md"]["chunks"]
+    (small_corpus / "kettles.txt").write_text(
+        "Kettle Care\n\nDescaling\n\nUse citric acid to descale a kettle.\n", encoding="utf-8"
+    )
+    after = open_index(settings, embedder)
+    kettle_first, kettle_last = after.manifest["files"]["kettles.txt"]["chunks"]
+    assert after.manifest["embedded_last_build"] == kettle_last - kettle_first
+    assert after.manifest["embedded_last_build"] < after.manifest["n_chunks"]
+    assert any("citric acid" in c.text for c in after.chunks)
+    assert bread_chunks[1] - bread_chunks[0] == (
+        after.manifest["files"]["bread.md"]["chunks"][1]
+        - after.manifest["files"]["bread.md"]["chunks"][0]
+    )
+    (small_corpus / "bread.md").unlink()
+    removed = open_index(settings, embedder)
+    assert removed.manifest["embedded_last_build"] == 0
+    assert set(removed.manifest["files"]) == {"kettles.txt"}
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete", "garbage-manifest"])
+def test_damaged_index_is_rebuilt(
+    small_corpus: Path, tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(small_corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    built = open_index(settings, embedder)
+    data = settings.index_dir / built.manifest["data"]["faiss"]
+    if damage == "truncate":
+        data.write_bytes(data.read_bytes()[:50])
+    elif damage == "delete":
+        data.unlink()
+    else:
+        (settings.index_dir / MANIFEST).write_text("{not json", encoding="utf-8")
+    with caplog.at_level("INFO", logger="qa.index"):
+        rebuilt = open_index(settings, embedder)
+    assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
+    assert len(rebuilt.chunks) == len(built.chunks)
+    assert "building index" in caplog.text
+
+
+def test_changed_chunk_settings_trigger_rebuild(small_corpus: Path, tmp_path: Path) -> None:
+    settings = _settings(small_corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    open_index(settings, embedder)
+    smaller = settings.with_overrides(chunk_words=8)
+    rebuilt = open_index(smaller, embedder)
+    assert rebuilt.manifest["chunking"]["chunk_words"] == 8
+    assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
+
+
+def test_missing_corpus_folder_says_what_to_do(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "nowhere", tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        open_index(settings, get_embedder(settings.model))
