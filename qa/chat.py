@@ -9,11 +9,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.compose import Answer, compose, content_words
+from qa.compose import Answer, compose
 from qa.config import Settings, settings_from_env
 from qa.embedding import get_embedder
 from qa.index import open_index
 from qa.retrieval import Passage, Retriever
+from qa.spelling import Speller
+from qa.text import content_words
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +70,12 @@ class Chatbot:
     hold one Chatbot per browser session cheaply.
     """
 
-    def __init__(self, retriever: Retriever, settings: Settings) -> None:
+    def __init__(
+        self, retriever: Retriever, settings: Settings, speller: Speller | None = None
+    ) -> None:
         self.retriever = retriever
         self.settings = settings
+        self.speller = speller or Speller(chunk.embed_text() for chunk in retriever.index.chunks)
         self.history: list[Turn] = []
         self._lock = threading.Lock()
 
@@ -93,7 +98,7 @@ class Chatbot:
 
     def fork(self) -> Chatbot:
         """A new conversation over the same loaded index."""
-        return Chatbot(self.retriever, self.settings)
+        return Chatbot(self.retriever, self.settings, self.speller)
 
     def retrieve(self, question: str, k: int = 10) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first (no conversation context)."""
@@ -114,7 +119,7 @@ class Chatbot:
         """A stateless answer: retrieve for ``query`` (default the question) and compose."""
         began = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
-        query = query or question
+        query = self.speller.correct(query or question)
         passages = self.retriever.retrieve(query, self.settings.top_k)
         answer = compose(
             question, passages, self.retriever.embedder, self.settings.min_similarity, query

@@ -1,48 +1,61 @@
 """Composing a short cited answer from the corpus's own sentences, or abstaining.
 
 Nothing here writes a fact: every sentence of an answer is a sentence of a cited passage,
-quoted exactly, followed by its citation marker.
+quoted exactly and followed by its citation marker. The only words of the bot's own are a
+fact-free lead-in for yes/no questions and the message that the documents do not answer.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from qa.embedding import Embedder
 from qa.retrieval import Passage
+from qa.text import FRAME_WORDS, content_words, stems, words
 
 NOT_COVERED = (
     "I could not find an answer to that in the loaded documents, so I will not guess. "
     "Try rephrasing, or ask about a topic the documents cover."
 )
-MAX_SENTENCES = 3
+MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for context
 PASSAGES_READ = 5  # how many top passages the composer takes sentences from
 SIMILAR_MARGIN = 0.12  # extra sentences must score within this of the best one
+ADJACENT_BONUS = 0.06  # a sentence next to a chosen one reads on from it
 DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add nothing
+MIN_COVERAGE = 0.5  # share of the question's subject words the evidence must contain
 
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
-STOPWORDS = frozenset(
-    """a an the and or of to in on for with by from at as is are was were be been being it its
-    this that these those there their they them he she his her we you your i me my our what
-    which who whom whose when where why how do does did doing done can could should would may
-    might will shall must not no yes if than then so such about into over under after before
-    during between any some all each more most other own same too very just also there here
-    tell explain describe please get got have has had s t""".split()
+# A sentence that opens like this leans on the one before it ("This regeneration is slow",
+# "In this method, ...").
+_ANAPHOR = re.compile(
+    r"^((it|its|they|their|here)\b|(\w+,?\s+){0,2}?(this|these|that|those|such)\b)", re.I
 )
+CONTEXT_DEPTH = 2  # how many sentences back a leaning sentence may reach for its subject
+# A sentence that only names something ("... known as X.") is explained by the next one;
+# a sentence that gives examples completes the one before it.
+_NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$", re.I)
+_EXAMPLES = re.compile(r"\b(for example|an example|such as|e\.g\.|include|including)\b", re.I)
+ELABORATION_BONUS = 0.3
+COVERAGE_GAIN = 0.2  # bonus per share of question words a further sentence adds
+# Opposite time words: a sentence about 'before' does not answer a question about 'after'.
+_OPPOSITE_TIMES = (("after", "before"), ("before", "after"))
+TIME_MISMATCH = 0.15
 
 QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     ("comparison", re.compile(r"\b(differ|difference|different from|compare|versus|vs\.?)\b")),
+    ("statistic", re.compile(r"\b(prevalen|incidence|how (many|common)|percent|statistic)")),
     ("duration", re.compile(r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b")),
     ("cause", re.compile(r"\b(cause[sd]?|causing|why|lead(s)? to|reason|risk factor|origin)")),
     ("symptom", re.compile(r"\b(symptom|sign|happens?|effects?|consequence|feel|expect)")),
     ("diagnosis", re.compile(r"\b(diagnos|test(s|ed)?\b|detect|identif)")),
     ("treatment", re.compile(r"\b(treat|therap|manag|cure|relie|used for|help)")),
-    ("procedure", re.compile(r"\bhow (is|are|was|were) .* (performed|done|carried out)|procedure")),
+    (
+        "procedure",
+        re.compile(r"\bhow (is|are|was|were) .*\b(performed|done|carried out)|procedure"),
+    ),
     ("mechanism", re.compile(r"\bhow (does|do|can|did)\b|\bmechanism|\bwork")),
     (
         "list",
@@ -50,27 +63,45 @@ QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("location", re.compile(r"\bwhere\b|\bwhich (nerve|part|area|muscle)")),
     ("definition", re.compile(r"^(what|who) (is|are)\b|\bdefin|\bmeaning of|\bwhat does .* mean")),
-    ("yesno", re.compile(r"^(is|are|can|does|do|should|will|could|may)\b")),
+    ("yesno", re.compile(r"^(is|are|can|does|do|should|will|could|may|has|have)\b")),
 ]
 
-# Words whose presence in a sentence suggests it answers that type of question.
+# Words whose presence suggests a sentence answers that type of question.
 CUES: dict[str, re.Pattern[str]] = {
     "definition": re.compile(r"\b(is|are) (a|an|the)\b|\brefers? to\b|\bknown as\b|\bmeans?\b"),
-    "cause": re.compile(r"\b(cause|result(s|ing)? from|stem|due to|lead(s|ing)? to|source|origin)"),
-    "symptom": re.compile(r"\b(symptom|sign|experience|weak|pain|numb|ache|shrink|atroph|loss)"),
+    "cause": re.compile(
+        r"\b(cause|result(s|ing)? (from|in)|stem|due to|lead(s|ing)? to|source|because|since"
+        r"|so that|in order to|for its|prefer)"
+    ),
+    "symptom": re.compile(r"\b(symptom|sign|experienc|weak|pain|numb|ache|shrink|atroph|loss)"),
     "diagnosis": re.compile(r"\b(diagnos|electromyograph|EMG|test|stud(y|ies)|imaging|measur)"),
     "treatment": re.compile(r"\b(treat|therap|used to|manag|relie|reliev)"),
-    "procedure": re.compile(r"\b(needle|probe|inject|deliver|insert|dissect|procedure)"),
-    "mechanism": re.compile(r"\b(block|by|through|which|causing|heat|cold|destroy)"),
-    "duration": re.compile(r"\b(\d+|one|two|several|month|week|day|year|hour|rate|slow|fast|last)"),
-    "location": re.compile(r"\b(nerve|area|site|hands|feet|spine|brain|joint)"),
+    "procedure": re.compile(r"\b(needle|probe|inject|deliver|insert|dissect|electrode)"),
+    "mechanism": re.compile(r"\b(block|by|through|causing|heat|cold|destroy|interrupt)"),
+    "duration": re.compile(
+        r"\b(\d+|one|two|three|several|minutes?|hours?|days?|weeks?|months?|years?|rate|slow"
+        r"|fast|quick|immediate|temporar|permanent|last(s|ing)?|longer)\b"
+    ),
+    "statistic": re.compile(r"\d|\b(percent|per (million|thousand|100)|prevalen|incidence)"),
+    "location": re.compile(r"\b(nerve|area|site|hands|feet|spine|brain|joint|located)"),
     "comparison": re.compile(r"\b(unlike|whereas|while|instead|rather|differ|compared)"),
 }
+# Types whose answer must contain its cue: without one, the documents do not answer.
+REQUIRED_CUES = frozenset({"duration", "statistic"})
+CUE_BONUS = 0.08
+# Question words naming the kind of answer wanted, not its subject.
+TYPE_WORDS = frozenset(
+    """cause causes caused causing reason reasons treat treated treatment treatments therapy
+    symptom symptoms sign signs effect effects consequence consequences diagnose diagnosed
+    diagnosis test tests procedure procedures performed differ difference different compare
+    define definition prevalence last lasts""".split()
+)
+LEAD_INS = {"yesno": "Here is what the documents say:"}
 
 
 @dataclass(frozen=True)
 class Citation:
-    """Where one quoted sentence of an answer comes from: file, section and exact span."""
+    """Where one quoted part of an answer comes from: file, section and exact span."""
 
     n: int
     source: str
@@ -97,7 +128,7 @@ class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
-    query: str = ""  # the question as searched (after follow-up resolution)
+    query: str = ""  # the question as searched (after follow-up and spelling resolution)
     question_type: str = ""
 
     def sources_text(self) -> str:
@@ -118,22 +149,14 @@ class Answer:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class Sentence:
+    """A candidate sentence of a retrieved passage."""
+
     passage: Passage
     start: int
     end: int
     text: str
     rank: int  # position of its passage in the retrieval order
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens (letters and digits, inner apostrophes and hyphens kept)."""
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def content_words(text: str) -> list[str]:
-    """Words that carry meaning: no stop words, no one-letter tokens."""
-    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
 def question_type(question: str) -> str:
@@ -145,37 +168,61 @@ def question_type(question: str) -> str:
     return "other"
 
 
-def _candidates(passages: list[Passage]) -> list[Candidate]:
-    seen: set[tuple[str, int]] = set()
-    found: list[Candidate] = []
+def subject_words(question: str) -> list[str]:
+    """The question's words that name what it is about (evidence must mention them)."""
+    return [w for w in content_words(question) if w not in FRAME_WORDS and w not in TYPE_WORDS]
+
+
+def coverage(terms: list[str], text: str) -> float:
+    """Share of ``terms`` that occur in ``text``, compared by stem."""
+    if not terms:
+        return 1.0
+    present = set(stems(content_words(text)))
+    return sum(s in present for s in stems(terms)) / len(terms)
+
+
+def _sentences(passages: list[Passage]) -> list[Sentence]:
+    """Sentences of the top passages, each once, in (source, position) order."""
+    found: dict[tuple[str, int], Sentence] = {}
     for rank, passage in enumerate(passages[:PASSAGES_READ]):
         for start, end in passage.sentences:
-            if (passage.source, start) in seen:
-                continue
-            seen.add((passage.source, start))
-            text = passage.text[start - passage.start : end - passage.start]
-            found.append(Candidate(passage, start, end, text, rank))
-    return found
+            key = (passage.source, start)
+            if key not in found:
+                text = passage.text[start - passage.start : end - passage.start]
+                found[key] = Sentence(passage, start, end, text, rank)
+    return [found[key] for key in sorted(found)]
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
+def _previous(sentences: list[Sentence]) -> list[int | None]:
+    """For each sentence, the index of the sentence right before it in the same section."""
+    before: list[int | None] = [None] * len(sentences)
+    for i in range(1, len(sentences)):
+        a, b = sentences[i - 1], sentences[i]
+        same = a.passage.source == b.passage.source and a.passage.section == b.passage.section
+        if same and 0 <= b.start - a.end <= 3:
+            before[i] = i - 1
+    return before
 
-    return Stemmer.Stemmer("english")
+
+def _context_chains(sentences: list[Sentence], previous: list[int | None]) -> list[list[int]]:
+    """For each sentence, the earlier sentences it leans on for its subject (may be none)."""
+    chains: list[list[int]] = []
+    for i, sentence in enumerate(sentences):
+        chain: list[int] = []
+        current, text = i, sentence.text
+        while len(chain) < CONTEXT_DEPTH and _ANAPHOR.match(text):
+            before = previous[current]
+            if before is None:
+                break
+            chain.insert(0, before)
+            current, text = before, sentences[before].text
+        chains.append(chain)
+    return chains
 
 
-def stems(tokens: list[str]) -> list[str]:
-    """Snowball stems, so 'causes', 'caused' and 'causing' match."""
-    return list(_stemmer().stemWords(tokens))
-
-
-def term_overlap(question_terms: list[str], text: str) -> float:
-    """Share of the question's content words that occur (by stem) in ``text``."""
-    if not question_terms:
-        return 0.0
-    present = set(stems(content_words(text)))
-    return sum(s in present for s in stems(question_terms)) / len(question_terms)
+def _time_mismatch(question: str, text: str) -> bool:
+    asked, said = set(words(question)), set(words(text))
+    return any(a in asked and b in said and a not in said for a, b in _OPPOSITE_TIMES)
 
 
 def compose(
@@ -188,58 +235,143 @@ def compose(
     """Build the answer to ``query`` (default: ``question``) from the retrieved ``passages``."""
     query = query or question
     kind = question_type(query)
-    candidates = _candidates(passages)
-    if not candidates:
+    sentences = _sentences(passages)
+    if not sentences:
         return Answer(question, NOT_COVERED, [], True, query, kind)
+    previous = _previous(sentences)
+    chains = _context_chains(sentences, previous)
+    in_context = [
+        " ".join([*(sentences[j].text for j in chain), s.text])
+        for s, chain in zip(sentences, chains, strict=True)
+    ]
 
-    vectors = embedder.encode([query] + [c.text for c in candidates])
-    similarity = vectors[1:] @ vectors[0]
-    terms = content_words(query)
+    texts = [s.text for s in sentences]
+    leaning = [i for i, chain in enumerate(chains) if chain]
+    vectors = embedder.encode([query, *texts, *(in_context[i] for i in leaning)])
+    own = vectors[1 : 1 + len(texts)]
+    similarity = own @ vectors[0]
+    for row, i in enumerate(leaning):
+        similarity[i] = max(similarity[i], float(vectors[1 + len(texts) + row] @ vectors[0]))
+
+    terms = [w for w in content_words(query) if w not in FRAME_WORDS]
+    subject = subject_words(query)
+    cue = CUES.get(kind)
+    has_cue = [bool(cue and cue.search(text)) for text in in_context]
     scores = np.array(
         [
             similarity[i]
-            + 0.25 * term_overlap(terms, c.text)
-            + 0.10 * term_overlap(terms, f"{c.passage.title} {c.passage.section}")
-            + (0.05 if kind in CUES and CUES[kind].search(c.text) else 0.0)
-            - 0.02 * c.rank
-            for i, c in enumerate(candidates)
+            + 0.3 * coverage(terms, in_context[i])
+            + 0.05 * coverage(terms, f"{s.passage.title} {s.passage.section}")
+            + (CUE_BONUS if has_cue[i] else 0.0)
+            - (TIME_MISMATCH if _time_mismatch(query, in_context[i]) else 0.0)
+            - 0.015 * s.rank
+            for i, s in enumerate(sentences)
         ]
     )
-    best = int(np.argmax(scores))
-    coverage = term_overlap(terms, " ".join(p.title + " " + p.text for p in passages[:3]))
-    if similarity[best] < min_similarity or (terms and coverage < 0.5):
+    eligible = [i for i in range(len(sentences)) if has_cue[i] or kind not in REQUIRED_CUES]
+    if not eligible:
+        return Answer(question, NOT_COVERED, [], True, query, kind)
+    best = max(eligible, key=lambda i: (scores[i], -i))
+    evidence = (
+        f"{in_context[best]} {sentences[best].passage.section} {sentences[best].passage.title}"
+    )
+    needed = 1.0 if kind == "yesno" else MIN_COVERAGE
+    if similarity[best] < min_similarity or coverage(subject, evidence) < needed:
         return Answer(question, NOT_COVERED, [], True, query, kind)
 
-    chosen = [best]
-    for i in np.argsort(-scores, kind="stable"):
-        if len(chosen) >= MAX_SENTENCES or scores[i] < scores[best] - SIMILAR_MARGIN:
+    chosen = _choose(best, scores, own, chains, previous, sentences, terms)
+    return _assemble(question, query, kind, sentences, chosen, scores)
+
+
+def _choose(
+    best: int,
+    scores: np.ndarray,
+    vectors: np.ndarray,
+    chains: list[list[int]],
+    previous: list[int | None],
+    sentences: list[Sentence],
+    terms: list[str],
+) -> set[int]:
+    """The best sentence with what it leans on, then up to two more that add to it.
+
+    A further sentence qualifies when it scores close to the best, with bonuses for reading
+    on from a chosen sentence (explaining a name it introduced, giving its examples) and for
+    covering question words the chosen ones do not.
+    """
+    chosen = {best}
+    context = set(chains[best])
+    following = {j: i for i, j in enumerate(previous) if j is not None}  # sentence -> next
+    if _NAMING.search(sentences[best].text):  # the name is explained by what follows
+        nxt = following.get(best)
+        while nxt is not None and len(chosen) < MAX_SENTENCES:
+            chosen.add(nxt)
+            nxt = following.get(nxt)
+
+    def covered() -> str:
+        return " ".join(sentences[j].text for j in sorted(chosen | context))
+
+    for _ in range(MAX_SENTENCES - 1):
+        group = chosen | context
+        base = coverage(terms, covered())
+        best_extra, best_value = None, scores[best] - SIMILAR_MARGIN
+        for i in range(len(sentences)):
+            if i in group or any(j not in group for j in chains[i]):
+                continue  # a 'This ...' sentence without what it refers to would mislead
+            if max(float(vectors[i] @ vectors[j]) for j in group) > DUPLICATE_SIMILARITY:
+                continue
+            value = scores[i] + COVERAGE_GAIN * max(
+                0.0, coverage(terms, covered() + " " + sentences[i].text) - base
+            )
+            before = previous[i]
+            if before in group:
+                value += ADJACENT_BONUS
+                if _NAMING.search(sentences[before].text) or _EXAMPLES.search(sentences[i].text):
+                    value += ELABORATION_BONUS
+            elif following.get(i) in group:
+                value += ADJACENT_BONUS
+            if value >= best_value:
+                best_extra, best_value = i, value
+        if best_extra is None:
             break
-        if int(i) in chosen or max(float(vectors[1 + i] @ vectors[1 + j]) for j in chosen) > (
-            DUPLICATE_SIMILARITY
-        ):
-            continue
-        chosen.append(int(i))
-    return _assemble(question, query, kind, [candidates[i] for i in chosen], scores[chosen])
+        chosen.add(best_extra)
+    return chosen | context
 
 
 def _assemble(
-    question: str, query: str, kind: str, picked: list[Candidate], scores: np.ndarray
+    question: str,
+    query: str,
+    kind: str,
+    sentences: list[Sentence],
+    chosen: set[int],
+    scores: np.ndarray,
 ) -> Answer:
-    """Number the sources in order of first use and join the sentences with their markers."""
+    """Join runs of neighbouring sentences into quotes; number sources by first use."""
+    previous = _previous(sentences)
+    runs: list[list[int]] = []
+    for i in sorted(chosen):
+        same_passage = runs and sentences[runs[-1][-1]].passage == sentences[i].passage
+        if runs and previous[i] == runs[-1][-1] and same_passage:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    runs.sort(key=lambda run: (-max(scores[i] for i in run), run[0]))
+
     citations: list[Citation] = []
-    parts: list[str] = []
-    for candidate, score in zip(picked, scores, strict=True):
-        passage = candidate.passage
+    parts: list[str] = [LEAD_INS[kind]] if kind in LEAD_INS else []
+    for run in runs:
+        first, last = sentences[run[0]], sentences[run[-1]]
+        passage = first.passage
+        quote = passage.text[first.start - passage.start : last.end - passage.start]
         citation = Citation(
             n=len(citations) + 1,
             source=passage.source,
             title=passage.title,
             section=passage.section,
-            start=candidate.start,
-            end=candidate.end,
-            quote=candidate.text,
-            score=round(float(score), 4),
+            start=first.start,
+            end=last.end,
+            quote=quote,
+            score=round(float(max(scores[i] for i in run)), 4),
         )
         citations.append(citation)
-        parts.append(f"{candidate.text} [{citation.n}]")
+        parts.append(f"{quote} [{citation.n}]")
     return Answer(question, " ".join(parts), citations, False, query, kind)

@@ -1,0 +1,50 @@
+"""Word-level text helpers shared by composing, spelling and conversation handling."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a an the and or of to in on for with by from at as is are was were be been being it its
+    this that these those there their they them he she his her we you your i me my our what
+    which who whom whose when where why how do does did doing done can could should would may
+    might will shall must not no yes if than then so such about into over under between any
+    some all each more most other own same too very just also here
+    tell explain describe please get got have has had s t""".split()
+)
+
+# Words that frame a question rather than name its subject ("What *happens* ...",
+# "What should I *expect* ..."): they are not required to appear in the evidence.
+FRAME_WORDS = frozenset(
+    """happen happens happened expect expected right main common usually usual typical
+    typically kind kinds type types way ways thing things mean means meaning called name
+    named know known example examples like exactly really generally someone people person
+    patient patients doctor doctors go going done use used work works working involve
+    involves involved long fast quickly soon often much many""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens (letters and digits; inner apostrophes and hyphens kept)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning: no stop words, no one-letter tokens."""
+    return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stems(tokens: list[str]) -> list[str]:
+    """Snowball stems, so 'causes', 'caused' and 'causing' match."""
+    return list(_stemmer().stemWords(tokens))
