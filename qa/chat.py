@@ -13,8 +13,8 @@ from qa.compose import Answer, compose
 from qa.config import Settings, settings_from_env
 from qa.embedding import get_embedder
 from qa.index import open_index
+from qa.lexicon import Lexicon
 from qa.retrieval import Passage, Retriever
-from qa.spelling import Speller
 from qa.text import content_words
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,11 @@ class Chatbot:
     """
 
     def __init__(
-        self, retriever: Retriever, settings: Settings, speller: Speller | None = None
+        self, retriever: Retriever, settings: Settings, lexicon: Lexicon | None = None
     ) -> None:
         self.retriever = retriever
         self.settings = settings
-        self.speller = speller or Speller(chunk.embed_text() for chunk in retriever.index.chunks)
+        self.lexicon = lexicon or Lexicon(chunk.embed_text() for chunk in retriever.index.chunks)
         self.history: list[Turn] = []
         self._lock = threading.Lock()
 
@@ -98,7 +98,7 @@ class Chatbot:
 
     def fork(self) -> Chatbot:
         """A new conversation over the same loaded index."""
-        return Chatbot(self.retriever, self.settings, self.speller)
+        return Chatbot(self.retriever, self.settings, self.lexicon)
 
     def retrieve(self, question: str, k: int = 10) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first (no conversation context)."""
@@ -119,10 +119,15 @@ class Chatbot:
         """A stateless answer: retrieve for ``query`` (default the question) and compose."""
         began = time.perf_counter()
         question = check_question(question, self.settings.max_question_chars)
-        query = self.speller.correct(query or question)
+        query = self.lexicon.correct(query or question)
         passages = self.retriever.retrieve(query, self.settings.top_k)
         answer = compose(
-            question, passages, self.retriever.embedder, self.settings.min_similarity, query
+            question,
+            passages,
+            self.retriever.embedder,
+            self.settings.min_similarity,
+            query,
+            lexicon=self.lexicon,
         )
         log.info(
             "answered in %.0f ms (abstained=%s, citations=%d): %r",

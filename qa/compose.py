@@ -14,19 +14,28 @@ from typing import Any
 import numpy as np
 
 from qa.embedding import Embedder
+from qa.lexicon import Lexicon
 from qa.retrieval import Passage
-from qa.text import FRAME_WORDS, content_words, stems, words
+from qa.text import FRAME_WORDS, content_words, shares_stem, stems, words
 
 NOT_COVERED = (
     "I could not find an answer to that in the loaded documents, so I will not guess. "
     "Try rephrasing, or ask about a topic the documents cover."
 )
 MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for context
-PASSAGES_READ = 5  # how many top passages the composer takes sentences from
+PASSAGES_READ = 8  # how many top passages the composer takes sentences from
 SIMILAR_MARGIN = 0.12  # extra sentences must score within this of the best one
-ADJACENT_BONUS = 0.06  # a sentence next to a chosen one reads on from it
+ADJACENT_BONUS = 0.1  # a sentence next to a chosen one reads on from it
 DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add nothing
-MIN_COVERAGE = 0.5  # share of the question's subject words the evidence must contain
+# Share of the question's subject words the evidence must contain or mean: half, and two
+# thirds for a yes/no question (which asks whether its words go together).
+MIN_COVERAGE = 0.5
+MIN_COVERAGE_YESNO = 2 / 3
+# A subject word the corpus never uses counts when the evidence means it: embedding similarity
+# of word and evidence ('exercise' ~ 'limit strenuous activities ...' is 0.32); far below that
+# ('cost' ~ a sentence on Botox: -0.04) the question is about something the documents lack.
+WORD_SUPPORT = 0.28
+UNKNOWN_WORD_FLOOR = 0.2  # below this a word the corpus never uses means an uncovered topic
 
 # A sentence that opens like this leans on the one before it ("This regeneration is slow",
 # "In this method, ...").
@@ -37,18 +46,23 @@ CONTEXT_DEPTH = 2  # how many sentences back a leaning sentence may reach for it
 # A sentence that only names something ("... known as X.") is explained by the next one;
 # a sentence that gives examples completes the one before it.
 _NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$", re.I)
+_ANNOUNCES = re.compile(r"\b(several|various|many|a number of|following)\b[^.;]*[.:]$", re.I)
 _EXAMPLES = re.compile(r"\b(for example|an example|such as|e\.g\.|include|including)\b", re.I)
 ELABORATION_BONUS = 0.3
 COVERAGE_GAIN = 0.2  # bonus per share of question words a further sentence adds
 # Opposite time words: a sentence about 'before' does not answer a question about 'after'.
 _OPPOSITE_TIMES = (("after", "before"), ("before", "after"))
 TIME_MISMATCH = 0.15
+TIME_MATCH = 0.08
+_TIMES = ("after", "before", "during")
 
 QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     ("comparison", re.compile(r"\b(differ|difference|different from|compare|versus|vs\.?)\b")),
     ("statistic", re.compile(r"\b(prevalen|incidence|how (many|common)|percent|statistic)")),
     ("duration", re.compile(r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b")),
-    ("cause", re.compile(r"\b(cause[sd]?|causing|why|lead(s)? to|reason|risk factor|origin)")),
+    ("reason", re.compile(r"^why\b|\bwhy (would|do|does|is|are|might)\b|\bpurpose\b")),
+    ("timing", re.compile(r"^when\b|\bwhen (is|are|should|would|can|do|does|might)\b")),
+    ("cause", re.compile(r"\b(cause[sd]?|causing|lead(s)? to|reason|risk factor|origin)")),
     ("symptom", re.compile(r"\b(symptom|sign|happens?|effects?|consequence|feel|expect)")),
     ("diagnosis", re.compile(r"\b(diagnos|test(s|ed)?\b|detect|identif)")),
     ("treatment", re.compile(r"\b(treat|therap|manag|cure|relie|used for|help)")),
@@ -63,32 +77,48 @@ QUESTION_TYPES: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("location", re.compile(r"\bwhere\b|\bwhich (nerve|part|area|muscle)")),
     ("definition", re.compile(r"^(what|who) (is|are)\b|\bdefin|\bmeaning of|\bwhat does .* mean")),
-    ("yesno", re.compile(r"^(is|are|can|does|do|should|will|could|may|has|have)\b")),
 ]
+# A question that opens with a verb asks whether something holds ("Does X cause Y?").
+_YES_NO = re.compile(r"^(is|are|can|does|do|did|should|will|would|could|may|has|have)\b", re.I)
 
 # Words whose presence suggests a sentence answers that type of question.
 CUES: dict[str, re.Pattern[str]] = {
-    "definition": re.compile(r"\b(is|are) (a|an|the)\b|\brefers? to\b|\bknown as\b|\bmeans?\b"),
+    "definition": re.compile(
+        r"\b(is|are) (a|an|the)\b|\brefers? to\b|\bknown as\b|\bmeans?\b", re.I
+    ),
     "cause": re.compile(
         r"\b(cause|result(s|ing)? (from|in)|stem|due to|lead(s|ing)? to|source|because|since"
-        r"|so that|in order to|for its|prefer)"
+        r"|so that|in order to|for its|prefer)",
+        re.I,
     ),
-    "symptom": re.compile(r"\b(symptom|sign|experienc|weak|pain|numb|ache|shrink|atroph|loss)"),
-    "diagnosis": re.compile(r"\b(diagnos|electromyograph|EMG|test|stud(y|ies)|imaging|measur)"),
-    "treatment": re.compile(r"\b(treat|therap|used to|manag|relie|reliev)"),
-    "procedure": re.compile(r"\b(needle|probe|inject|deliver|insert|dissect|electrode)"),
-    "mechanism": re.compile(r"\b(block|by|through|causing|heat|cold|destroy|interrupt)"),
+    "symptom": re.compile(
+        r"\b(symptom|sign|experienc|weak|pain|numb|ache|shrink|atroph|loss)", re.I
+    ),
+    "diagnosis": re.compile(
+        r"\b(diagnos|electromyograph|EMG|test|stud(y|ies)|imaging|measur)", re.I
+    ),
+    "treatment": re.compile(r"\b(treat|therap|used to|manag|relie|reliev)", re.I),
+    "procedure": re.compile(r"\b(needle|probe|inject|deliver|insert|dissect|electrode)", re.I),
+    "mechanism": re.compile(r"\b(block|by|through|causing|heat|cold|destroy|interrupt)", re.I),
     "duration": re.compile(
         r"\b(\d+|one|two|three|several|minutes?|hours?|days?|weeks?|months?|years?|rate|slow"
-        r"|fast|quick|immediate|temporar|permanent|last(s|ing)?|longer)\b"
+        r"|fast|quick|immediate|temporar|permanent|last(s|ing)?|longer)\b",
+        re.I,
     ),
-    "statistic": re.compile(r"\d|\b(percent|per (million|thousand|100)|prevalen|incidence)"),
-    "location": re.compile(r"\b(nerve|area|site|hands|feet|spine|brain|joint|located)"),
-    "comparison": re.compile(r"\b(unlike|whereas|while|instead|rather|differ|compared)"),
+    "statistic": re.compile(r"\d|\b(percent|per (million|thousand|100)|prevalen|incidence)", re.I),
+    "location": re.compile(r"\b(nerve|area|site|hands|feet|spine|brain|joint|located)", re.I),
+    "reason": re.compile(
+        r"\b(because|since|so that|in order to|for (its|a|the)|to (treat|manage|relieve)|goal|aim"
+        r"|prefer|used to|relief|outcome)",
+        re.I,
+    ),
+    "timing": re.compile(r"\b(when|after|before|once|until|if|immediately|following)\b", re.I),
+    "comparison": re.compile(r"\b(unlike|whereas|while|instead|rather|differ|compared)", re.I),
 }
 # Types whose answer must contain its cue: without one, the documents do not answer.
-REQUIRED_CUES = frozenset({"duration", "statistic"})
+REQUIRED_CUES = frozenset({"duration", "statistic", "timing"})
 CUE_BONUS = 0.08
+COVERAGE_WEIGHT = 0.4  # weight of the (rarity-weighted) share of question words a sentence has
 # Question words naming the kind of answer wanted, not its subject.
 TYPE_WORDS = frozenset(
     """cause causes caused causing reason reasons treat treated treatment treatments therapy
@@ -96,7 +126,8 @@ TYPE_WORDS = frozenset(
     diagnosis test tests procedure procedures performed differ difference different compare
     define definition prevalence last lasts""".split()
 )
-LEAD_INS = {"yesno": "Here is what the documents say:"}
+# The documents rarely say 'yes' or 'no' in so many words: the answer quotes what they say.
+YES_NO_LEAD_IN = "Here is what the documents say:"
 
 
 @dataclass(frozen=True)
@@ -160,12 +191,13 @@ class Sentence:
 
 
 def question_type(question: str) -> str:
-    """The kind of answer asked for (definition, cause, duration, ...), 'other' if unclear."""
+    """The kind of answer asked for (definition, cause, duration, ...), 'yesno' for a question
+    that opens with a verb and asks nothing more specific, 'other' if unclear."""
     lowered = question.lower().strip()
     for name, pattern in QUESTION_TYPES:
         if pattern.search(lowered):
             return name
-    return "other"
+    return "yesno" if _YES_NO.match(lowered) else "other"
 
 
 def subject_words(question: str) -> list[str]:
@@ -173,12 +205,19 @@ def subject_words(question: str) -> list[str]:
     return [w for w in content_words(question) if w not in FRAME_WORDS and w not in TYPE_WORDS]
 
 
+def covered_terms(terms: list[str], text: str) -> list[bool]:
+    """Which of ``terms`` occur in ``text``: same stem, or a close form (lost/loses)."""
+    found = set(content_words(text))
+    present = set(stems(sorted(found)))
+    return [
+        stem in present or any(shares_stem(term, word) for word in found)
+        for term, stem in zip(terms, stems(terms), strict=True)
+    ]
+
+
 def coverage(terms: list[str], text: str) -> float:
-    """Share of ``terms`` that occur in ``text``, compared by stem."""
-    if not terms:
-        return 1.0
-    present = set(stems(content_words(text)))
-    return sum(s in present for s in stems(terms)) / len(terms)
+    """Share of ``terms`` that occur in ``text`` (1.0 when there are no terms)."""
+    return sum(covered_terms(terms, text)) / len(terms) if terms else 1.0
 
 
 def _sentences(passages: list[Passage]) -> list[Sentence]:
@@ -220,9 +259,27 @@ def _context_chains(sentences: list[Sentence], previous: list[int | None]) -> li
     return chains
 
 
-def _time_mismatch(question: str, text: str) -> bool:
+def _time_fit(question: str, text: str) -> float:
+    """Bonus when a sentence is about the time asked (after/before), penalty for the opposite."""
     asked, said = set(words(question)), set(words(text))
-    return any(a in asked and b in said and a not in said for a, b in _OPPOSITE_TIMES)
+    if any(a in asked and b in said and a not in said for a, b in _OPPOSITE_TIMES):
+        return -TIME_MISMATCH
+    return TIME_MATCH if any(t in asked and t in said for t in _TIMES) else 0.0
+
+
+def _weights(terms: list[str], texts: list[str]) -> list[float]:
+    """Rarer question words weigh more (inverse share of candidate sentences using them)."""
+    present = [covered_terms(terms, text) for text in texts]
+    n = len(texts)
+    return [float(np.log(1 + n / (1 + sum(row[k] for row in present)))) for k in range(len(terms))]
+
+
+def _weighted_coverage(terms: list[str], weights: list[float], text: str) -> float:
+    total = sum(weights)
+    if not total:
+        return 0.0
+    hits = covered_terms(terms, text)
+    return sum(w for w, hit in zip(weights, hits, strict=True) if hit) / total
 
 
 def compose(
@@ -231,8 +288,13 @@ def compose(
     embedder: Embedder,
     min_similarity: float,
     query: str | None = None,
+    lexicon: Lexicon | None = None,
 ) -> Answer:
-    """Build the answer to ``query`` (default: ``question``) from the retrieved ``passages``."""
+    """Build the answer to ``query`` (default: ``question``) from the retrieved ``passages``.
+
+    With a ``lexicon``, corpus acronyms count as their long forms, and question words the
+    corpus never uses must be supported by the meaning of the evidence, or the bot abstains.
+    """
     query = query or question
     kind = question_type(query)
     sentences = _sentences(passages)
@@ -240,6 +302,7 @@ def compose(
         return Answer(question, NOT_COVERED, [], True, query, kind)
     previous = _previous(sentences)
     chains = _context_chains(sentences, previous)
+    expand = lexicon.expand if lexicon else (lambda text: text)
     in_context = [
         " ".join([*(sentences[j].text for j in chain), s.text])
         for s, chain in zip(sentences, chains, strict=True)
@@ -254,16 +317,24 @@ def compose(
         similarity[i] = max(similarity[i], float(vectors[1 + len(texts) + row] @ vectors[0]))
 
     terms = [w for w in content_words(query) if w not in FRAME_WORDS]
-    subject = subject_words(query)
+    matched = [
+        expand(f"{c} {s.passage.section}") for c, s in zip(in_context, sentences, strict=True)
+    ]
+    weights = _weights(terms, matched)
     cue = CUES.get(kind)
     has_cue = [bool(cue and cue.search(text)) for text in in_context]
+    subject = [
+        w for w in subject_words(query) if len(w) >= 4 or lexicon is None or lexicon.knows(w)
+    ]
+    defines = [kind == "definition" and _defines(subject, s.text) for s in sentences]
     scores = np.array(
         [
             similarity[i]
-            + 0.3 * coverage(terms, in_context[i])
-            + 0.05 * coverage(terms, f"{s.passage.title} {s.passage.section}")
+            + COVERAGE_WEIGHT * _weighted_coverage(terms, weights, matched[i])
+            + 0.05 * coverage(terms, s.passage.title)
             + (CUE_BONUS if has_cue[i] else 0.0)
-            - (TIME_MISMATCH if _time_mismatch(query, in_context[i]) else 0.0)
+            + (CUE_BONUS if defines[i] else 0.0)
+            + _time_fit(query, in_context[i])
             - 0.015 * s.rank
             for i, s in enumerate(sentences)
         ]
@@ -272,15 +343,57 @@ def compose(
     if not eligible:
         return Answer(question, NOT_COVERED, [], True, query, kind)
     best = max(eligible, key=lambda i: (scores[i], -i))
-    evidence = (
-        f"{in_context[best]} {sentences[best].passage.section} {sentences[best].passage.title}"
-    )
-    needed = 1.0 if kind == "yesno" else MIN_COVERAGE
-    if similarity[best] < min_similarity or coverage(subject, evidence) < needed:
+    passage = sentences[best].passage
+    evidence = expand(f"{in_context[best]} {passage.section} {passage.title}")
+    support = _subject_support(subject, evidence, embedder, lexicon)
+    yes_no = bool(_YES_NO.match(query.strip()))
+    needed = MIN_COVERAGE_YESNO if yes_no else MIN_COVERAGE
+    if similarity[best] < min_similarity or support is None or support < needed:
         return Answer(question, NOT_COVERED, [], True, query, kind)
 
-    chosen = _choose(best, scores, own, chains, previous, sentences, terms)
-    return _assemble(question, query, kind, sentences, chosen, scores)
+    chosen = _choose(best, scores, own, chains, previous, sentences, terms, has_cue)
+    return _assemble(question, query, kind, sentences, chosen, scores, yes_no)
+
+
+def _defines(subject: list[str], text: str) -> bool:
+    """Whether ``text`` defines a subject word: 'X is a ...', 'known as X', '... (X)'."""
+    lowered = text.lower()
+    for word in map(re.escape, subject):
+        if re.search(rf"^(\w+ ){{0,3}}{word}\w* (is|are) (a|an|the)\b|\({word}\)", lowered):
+            return True
+        if re.search(rf"^(\w+ ){{0,3}}{word}\w* (refers to|means)\b", lowered):
+            return True
+        if re.search(rf"\b(known as|called) (\w+ ){{0,2}}{word}", lowered):
+            return True
+    return False
+
+
+def _subject_support(
+    subject: list[str], evidence: str, embedder: Embedder, lexicon: Lexicon | None
+) -> float | None:
+    """Share of subject words the evidence contains; None when the question turns on a word
+    the corpus never uses and the evidence does not mean it either (an uncovered topic).
+
+    A word the corpus uses must appear in the evidence itself: when it does not, the evidence
+    is about something else. A word the corpus never uses may be the reader's own word for
+    what the evidence says ('exercise' for 'strenuous activities'), judged by meaning.
+    """
+    if not subject:
+        return 1.0
+    present = covered_terms(subject, evidence)
+    unknown = [
+        w
+        for w, ok in zip(subject, present, strict=True)
+        if not ok and lexicon is not None and not lexicon.knows(w)
+    ]
+    meant = 0
+    if unknown:
+        vectors = embedder.encode([*unknown, evidence])
+        closeness = vectors[:-1] @ vectors[-1]
+        if float(closeness.min()) < UNKNOWN_WORD_FLOOR:
+            return None
+        meant = int((closeness >= WORD_SUPPORT).sum())
+    return (sum(present) + meant) / len(subject)
 
 
 def _choose(
@@ -291,6 +404,7 @@ def _choose(
     previous: list[int | None],
     sentences: list[Sentence],
     terms: list[str],
+    has_cue: list[bool],
 ) -> set[int]:
     """The best sentence with what it leans on, then up to two more that add to it.
 
@@ -306,6 +420,8 @@ def _choose(
         while nxt is not None and len(chosen) < MAX_SENTENCES:
             chosen.add(nxt)
             nxt = following.get(nxt)
+    elif _ANNOUNCES.search(sentences[best].text) and best in following:
+        chosen.add(following[best])  # 'stems from several origins.' -> the first of them
 
     def covered() -> str:
         return " ".join(sentences[j].text for j in sorted(chosen | context))
@@ -325,7 +441,11 @@ def _choose(
             before = previous[i]
             if before in group:
                 value += ADJACENT_BONUS
-                if _NAMING.search(sentences[before].text) or _EXAMPLES.search(sentences[i].text):
+                if (
+                    _NAMING.search(sentences[before].text)
+                    or _EXAMPLES.search(sentences[i].text)
+                    or (has_cue[i] and not has_cue[best])  # says what was asked: how, when
+                ):
                     value += ELABORATION_BONUS
             elif following.get(i) in group:
                 value += ADJACENT_BONUS
@@ -344,6 +464,7 @@ def _assemble(
     sentences: list[Sentence],
     chosen: set[int],
     scores: np.ndarray,
+    yes_no: bool,
 ) -> Answer:
     """Join runs of neighbouring sentences into quotes; number sources by first use."""
     previous = _previous(sentences)
@@ -357,7 +478,7 @@ def _assemble(
     runs.sort(key=lambda run: (-max(scores[i] for i in run), run[0]))
 
     citations: list[Citation] = []
-    parts: list[str] = [LEAD_INS[kind]] if kind in LEAD_INS else []
+    parts: list[str] = [YES_NO_LEAD_IN] if yes_no else []
     for run in runs:
         first, last = sentences[run[0]], sentences[run[-1]]
         passage = first.passage

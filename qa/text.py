@@ -14,7 +14,8 @@ STOPWORDS = frozenset(
     which who whom whose when where why how do does did doing done can could should would may
     might will shall must not no yes if than then so such about into over under between any
     some all each more most other own same too very just also here
-    tell explain describe please get got have has had s t""".split()
+    tell explain describe please get got have has had s t until unless what's whats how's
+    it's that's there's who's where's i'm i've don't doesn't can't isn't aren't""".split()
 )
 
 # Words that frame a question rather than name its subject ("What *happens* ...",
@@ -24,7 +25,10 @@ FRAME_WORDS = frozenset(
     typically kind kinds type types way ways thing things mean means meaning called name
     named know known example examples like exactly really generally someone people person
     patient patients doctor doctors go going done use used work works working involve
-    involves involved long fast quickly soon often much many""".split()
+    involves involved long fast quickly soon often much many after before during given give
+    gets take taken receive next purpose become becomes simply simple layman laymans terms
+    briefly detail details short words plain summary overview choice option options best
+    good idea make makes made""".split()
 )
 
 
@@ -48,3 +52,15 @@ def _stemmer() -> Any:
 def stems(tokens: list[str]) -> list[str]:
     """Snowball stems, so 'causes', 'caused' and 'causing' match."""
     return list(_stemmer().stemWords(tokens))
+
+
+def shares_stem(term: str, word: str) -> bool:
+    """Loose morphological match: 'lost'~'loses', 'relieves'~'relief', 'grow'~'regrow'.
+
+    True when one word contains the other (both at least four letters) or they share a
+    prefix covering all but the last three letters of ``term`` (and at least three letters).
+    """
+    if len(term) >= 4 and len(word) >= 4 and (term in word or word in term):
+        return True
+    size = max(3, len(term) - 3)
+    return len(term) >= 3 and word[:size] == term[:size]

@@ -1,0 +1,100 @@
+"""The corpus's own vocabulary: spelling tolerance and acronyms, for matching questions.
+
+Built once per loaded index from the chunks' text. It lets a misspelt question word match
+the word the documents use ('reinervation' -> 'reinnervation'), tells whether the corpus
+uses a word at all, and reads 'RFA' as 'radiofrequency ablation' where a document defines it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from qa.text import STOPWORDS, shares_stem, stems, words
+
+MIN_LENGTH = 4  # shorter words are too ambiguous to correct
+MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
+# 'radiofrequency ablation (RFA)': up to six words, then an upper-case short form in brackets.
+_DEFINED_ACRONYM = re.compile(r"((?:[\w’'-]+[\s-]+){1,6})\(([A-Z][A-Za-z]{1,7})\)")
+
+
+class Lexicon:
+    """Words and acronyms of a corpus.
+
+    A correction must keep the first letter and be a near match (one or two edits in a long
+    word), so ordinary words the corpus lacks ('France', 'dogs') stay as they are and the bot
+    can still tell that the documents do not cover them.
+    """
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        vocabulary: dict[str, set[str]] = {}
+        self.acronyms: dict[str, str] = {}
+        for text in texts:
+            for word in words(text):
+                if len(word) >= MIN_LENGTH and word not in STOPWORDS and word.isalpha():
+                    vocabulary.setdefault(word[0], set()).add(word)
+            for long_form, short in _DEFINED_ACRONYM.findall(text):
+                expansion = _expansion(long_form.split(), short)
+                if expansion:
+                    self.acronyms.setdefault(short.lower(), expansion)
+        self._by_initial = {k: sorted(v) for k, v in vocabulary.items()}
+        self._known = {w for group in vocabulary.values() for w in group} | set(self.acronyms)
+        self._known_stems = set(stems(sorted(self._known)))
+
+    def knows(self, word: str) -> bool:
+        """Whether the corpus uses ``word``, a form of it, or defines it as an acronym."""
+        lowered = word.lower()
+        if lowered in self._known or stems([lowered])[0] in self._known_stems:
+            return True
+        return any(shares_stem(lowered, known) for known in self._by_initial.get(lowered[:1], []))
+
+    def correct_word(self, word: str) -> str:
+        """``word`` itself when known or short, else its closest corpus word (if close)."""
+        lowered = word.lower()
+        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or lowered in self._known:
+            return word
+        from rapidfuzz import fuzz, process
+
+        match = process.extractOne(
+            lowered, self._by_initial.get(lowered[0], []), scorer=fuzz.ratio, score_cutoff=MIN_SCORE
+        )
+        return str(match[0]) if match else word
+
+    def correct(self, text: str) -> str:
+        """``text`` with misspelt words replaced; everything else is kept as it was."""
+        return _TOKEN.sub(lambda m: self.correct_word(m.group(0)), text)
+
+    def expand(self, text: str) -> str:
+        """``text`` followed by the long forms of the corpus acronyms it uses."""
+        found = [self.acronyms[w] for w in dict.fromkeys(words(text)) if w in self.acronyms]
+        return f"{text} ({'; '.join(found)})" if found else text
+
+
+def _expansion(candidates: list[str], short: str) -> str:
+    """The trailing words of ``candidates`` whose initials spell ``short``, or ''."""
+    letters = [c for c in short.lower() if c.isalpha()]
+    for size in range(1, len(candidates) + 1):
+        tail = candidates[-size:]
+        initials = [w[0].lower() for w in tail]
+        if initials == letters or "".join(w.lower() for w in tail).startswith(short.lower()):
+            return " ".join(tail)
+        # a compound word may give two letters: 'radiofrequency' -> 'r', 'f'
+        if len(tail) < len(letters) and initials[0] == letters[0] and _spells(tail, letters):
+            return " ".join(tail)
+    return ""
+
+
+def _spells(tail: list[str], letters: list[str]) -> bool:
+    """Whether the letters can be read in order from the words, each word giving its first."""
+    position = 0
+    for word in tail:
+        word = word.lower()
+        if position >= len(letters) or word[0] != letters[position]:
+            return False
+        position += 1
+        while position < len(letters) and letters[position] in word[1:]:
+            word = word[word.index(letters[position], 1) :]
+            position += 1
+    return position == len(letters)
