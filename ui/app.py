@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 CSS = (HERE / "style.css").read_text(encoding="utf-8")
 BRIDGE_JS = (HERE / "bridge.js").read_text(encoding="utf-8")
+# Gradio scopes ``css`` inside the app, so the page's own side padding is narrowed from <head>.
+HEAD = (
+    "<style>@media (max-width: 640px) { .gradio-container .app { padding: 8px !important } }"
+    "</style>"
+)
 # One answer takes tens of milliseconds of CPU and torch already spreads one query over all
 # cores, so a few concurrent answers keep the page responsive; the rest wait in the queue.
 CONCURRENCY = 4
@@ -247,6 +252,7 @@ def launch(
         footer_links=["api"],
         theme=gr.themes.Soft(primary_hue="teal", secondary_hue="slate"),
         css=CSS,
+        head=HEAD,
     )
     return app, url
 

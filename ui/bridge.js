@@ -19,3 +19,9 @@ if (!window.qaCitationListener) {
     window.qaShowCitation(match[0]);
   }, true);
 }
+// Bring the highlighted span into view inside the (scrolling) context box of a new source.
+watch('value', () => {
+  const box = element.querySelector('.qa-context');
+  const mark = box && box.querySelector('mark');
+  if (mark) box.scrollTop = Math.max(mark.offsetTop - 24, 0);
+});

@@ -57,10 +57,13 @@ def answer_html(answer: Answer, turn: int) -> str:
     if answer.query and answer.query != answer.question:
         parts.append(f'<p class="qa-read-as">Read as: \u201c{escape(answer.query)}\u201d</p>')
     if answer.citations:
+        places: dict[tuple[str, str], list[Citation]] = {}
+        for c in answer.citations:  # one line per place, listing every number citing it
+            places.setdefault((c.source, c.label()), []).append(c)
         items = "".join(
-            f"<li>{_link(turn, c, f'[{c.n}]')} {escape(c.label())} "
-            f'<span class="qa-file">{escape(c.source)}</span></li>'
-            for c in answer.citations
+            f"<li>{' '.join(_link(turn, c, f'[{c.n}]') for c in group)} {escape(label)} "
+            f'<span class="qa-file">{escape(source)}</span></li>'
+            for (source, label), group in places.items()
         )
         parts.append('<p class="qa-sources-head">Sources (click to read in context):</p>')
         parts.append(f'<ol class="qa-sources">{items}</ol>')
