@@ -66,28 +66,21 @@ def corpus_titles(bot: Chatbot) -> dict[str, str]:
 
 
 def show_citation(session: Session | None, cite: object) -> str:
-    """The source panel for citation ``cite`` ('turn-n' of this session's answers)."""
+    """The source panel for citation ``cite`` ('#qa-cite-<turn>-<n>' of this session)."""
     picked = render.parse_cite(cite)
-    history = session.bot.history if session else []
-    if picked is None or not 1 <= picked[0] <= len(history):
+    if session is None or picked is None:
         return render.placeholder_html(GONE)
-    citations = history[picked[0] - 1].answer.citations
-    if not 1 <= picked[1] <= len(citations):
+    turn, n = picked
+    history = session.bot.history
+    citations = history[turn - 1].answer.citations if 1 <= turn <= len(history) else []
+    if not 1 <= n <= len(citations):
         return render.placeholder_html(GONE)
-    citation = citations[picked[1] - 1]
-    assert session is not None
+    c = citations[n - 1]
     try:
-        context = excerpt(
-            session.bot.settings.corpus_dir,
-            citation.source,
-            citation.start,
-            citation.end,
-            citation.quote,
-        )
-        return render.source_html(citation, picked[0], context)
+        context = excerpt(session.bot.settings.corpus_dir, c.source, c.start, c.end, c.quote)
     except (OSError, ValueError) as error:
-        problem = f"Cannot show the surrounding text: {error}"
-        return render.source_html(citation, picked[0], None, problem)
+        return render.source_html(c, turn, None, f"Cannot show the surrounding text: {error}")
+    return render.source_html(c, turn, context)
 
 
 def respond(
@@ -212,6 +205,8 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                         render.corpus_html(bot.retriever.index.manifest, corpus_titles(bot)),
                         js_on_load=None,
                     )
+        # The API hangs off a hidden button rather than gr.api() so that it can carry the
+        # session State: calls from one gradio_client Client form one conversation.
         api_question = gr.Textbox(label="question", visible=False)
         api_answer = gr.JSON(label="answer", visible=False)
         api_button = gr.Button(visible=False)
@@ -238,7 +233,7 @@ def build_app(bot: Chatbot) -> gr.Blocks:
 
 def launch(
     bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, block: bool = True
-) -> tuple[Any, str]:
+) -> tuple[gr.Blocks, str]:
     """Serve the chat page for ``bot``; with ``block=False`` return (app, url) at once."""
     app = build_app(bot)
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
