@@ -196,3 +196,47 @@ def load_corpus(folder: Path) -> list[Document]:
             f"No usable .txt or .md documents in {root}. Add some text files and run qa build."
         )
     return documents
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A cited span in its document: the paragraphs around it, with title and section.
+
+    ``start``/``end`` bound ``text`` in the document, so the span sits at
+    ``text[span_start - start : span_end - start]``.
+    """
+
+    source: str
+    title: str
+    section: str
+    start: int
+    end: int
+    text: str
+
+
+def excerpt(
+    folder: Path, source: str, start: int, end: int, quote: str | None = None, around: int = 1
+) -> Excerpt:
+    """The paragraph(s) holding ``[start, end)`` of ``source`` and ``around`` neighbours each side.
+
+    Read from the corpus file itself, so a reader sees the citation in context. Raises
+    FileNotFoundError when the file is gone and ValueError when it no longer holds ``quote``
+    at that span (the file changed since the index was built: run qa build).
+    """
+    root = check_corpus_folder(folder)
+    path = (root / source).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        raise FileNotFoundError(f"{source} is not in the corpus folder {root} any more.")
+    document = load_file(path, root)
+    if document is None or (quote is not None and document.text[start:end] != quote):
+        raise ValueError(f"{source} changed since the index was built; run qa build.")
+    for section in document.sections:
+        hits = [i for i, (a, b) in enumerate(section.paragraphs) if a < end and start < b]
+        if hits:
+            first = max(hits[0] - around, 0)
+            last = min(hits[-1] + around, len(section.paragraphs) - 1)
+            begin, finish = section.paragraphs[first][0], section.paragraphs[last][1]
+            return Excerpt(
+                source, document.title, section.heading, begin, finish, document.text[begin:finish]
+            )
+    raise ValueError(f"{source} has no paragraph at characters {start}-{end}; run qa build.")

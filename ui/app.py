@@ -1,17 +1,41 @@
-"""The Gradio chat page: a thin layer over qa.Chatbot, one conversation per browser session."""
+"""The Gradio chat page: a thin layer over qa.Chatbot, one conversation per browser session.
+
+Layout: the conversation (left, or on top on a phone), the cited passage in its document and the
+loaded corpus (right, or below). Citation links in answers are plain ``<a>`` elements; one small
+script (``bridge.js``) turns a click on one into an event of the source panel.
+"""
 
 from __future__ import annotations
 
-import html
 import logging
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from qa.chat import Chatbot
-from qa.compose import Answer
 from qa.config import Settings
+from qa.documents import excerpt
+from ui import render
 
 log = logging.getLogger(__name__)
 
+HERE = Path(__file__).resolve().parent
+CSS = (HERE / "style.css").read_text(encoding="utf-8")
+BRIDGE_JS = (HERE / "bridge.js").read_text(encoding="utf-8")
+# Gradio scopes ``css`` inside the app, so the page's own side padding is narrowed from <head>.
+HEAD = (
+    "<style>@media (max-width: 640px) { .gradio-container .app { padding: 8px !important } }"
+    "</style>"
+)
+# One answer takes tens of milliseconds of CPU and torch already spreads one query over all
+# cores, so a few concurrent answers keep the page responsive; the rest wait in the queue.
+CONCURRENCY = 4
+QUEUE_SIZE = 200
+
+TITLE = "Ask the documents"
 EXAMPLES = [
     "What is denervation?",
     "How fast do damaged nerves regrow?",
@@ -19,92 +43,217 @@ EXAMPLES = [
     "Which chemicals are used for chemical neurolysis?",
 ]
 NOTE = (
-    "Answers are built only from sentences of the loaded documents, each with its source. "
-    "They are not medical advice: ask a clinician about your own care."
+    "Answers are sentences quoted only from the loaded documents, each with its numbered "
+    "source. They are not medical advice: ask a clinician about your own care."
 )
+SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
+PICK_SOURCE = "Ask a question, then click a citation number such as [1] to read it in context."
+NO_SOURCES = "This answer has no sources: the documents do not cover the question."
+GONE = "That source belongs to an earlier conversation. Ask again to see its sources."
 
 
-def answer_html(answer: Answer) -> str:
-    """The answer and its numbered sources as safe HTML (all document text escaped)."""
-    body = f"<p>{html.escape(answer.text)}</p>"
-    if not answer.citations:
-        return body
-    items = "".join(
-        f"<li><b>[{c.n}]</b> {html.escape(c.label())} "
-        f"<small>({html.escape(c.source)}, characters {c.start}-{c.end})</small></li>"
-        for c in answer.citations
-    )
-    return f"{body}<p>Sources:</p><ol style='list-style:none;padding-left:0'>{items}</ol>"
+@dataclass
+class Session:
+    """One browser session: its conversation and the messages shown for it."""
+
+    bot: Chatbot
+    messages: list[dict[str, str]] = field(default_factory=list)
 
 
-def sources_html(answer: Answer) -> str:
-    """Each cited sentence quoted in full with where it comes from."""
-    if not answer.citations:
-        return "<p><i>No sources: the documents do not answer this question.</i></p>"
-    return "".join(
-        f"<div class='qa-source'><b>[{c.n}] {html.escape(c.label())}</b><br>"
-        f"<mark>{html.escape(c.quote)}</mark><br>"
-        f"<small>{html.escape(c.source)}, characters {c.start}-{c.end}</small></div>"
-        for c in answer.citations
-    )
+def corpus_titles(bot: Chatbot) -> dict[str, str]:
+    """Document title by source file, from the loaded index's passages."""
+    return {chunk.source: chunk.title for chunk in bot.retriever.index.chunks}
 
 
-def build_app(bot: Chatbot) -> Any:
+def show_citation(session: Session | None, cite: object) -> str:
+    """The source panel for citation ``cite`` ('#qa-cite-<turn>-<n>' of this session)."""
+    picked = render.parse_cite(cite)
+    if session is None or picked is None:
+        return render.placeholder_html(GONE)
+    turn, n = picked
+    history = session.bot.history
+    citations = history[turn - 1].answer.citations if 1 <= turn <= len(history) else []
+    if not 1 <= n <= len(citations):
+        return render.placeholder_html(GONE)
+    c = citations[n - 1]
+    try:
+        context = excerpt(session.bot.settings.corpus_dir, c.source, c.start, c.end, c.quote)
+    except (OSError, ValueError) as error:
+        return render.source_html(c, turn, None, f"Cannot show the surrounding text: {error}")
+    return render.source_html(c, turn, context)
+
+
+def respond(
+    bot: Chatbot, question: str | None, session: Session | None
+) -> tuple[str, list[dict[str, str]], Session, str | None]:
+    """Answer in this session: (new textbox text, chat messages, session, source panel)."""
+    session = session or Session(bot.fork())
+    question = question or ""
+    if question.strip():
+        session.messages.append({"role": "user", "content": render.question_html(question)})
+    source: str | None = None  # None: leave the source panel as it is
+    try:
+        answer = session.bot.ask(question)
+    except ValueError as error:
+        reply, kept = render.notice_html(str(error)), question
+    except Exception:
+        log.exception("failed to answer %r", question[:80])
+        reply, kept = render.notice_html(SORRY), question
+    else:
+        turn = len(session.bot.history)
+        reply, kept = render.answer_html(answer, turn), ""
+        source = (
+            show_citation(session, render.cite_href(turn, 1))
+            if answer.citations
+            else render.placeholder_html(NO_SOURCES)
+        )
+    session.messages.append({"role": "assistant", "content": reply})
+    return kept, list(session.messages), session, source
+
+
+def api_ask(bot: Chatbot, question: str, session: Session | None) -> tuple[dict[str, Any], Session]:
+    """The `/ask` API: the Answer as a dict; follow-ups work within one client session."""
+    session = session or Session(bot.fork())
+    try:
+        answer = session.bot.ask(question)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    except Exception:
+        log.exception("API failed to answer %r", str(question)[:80])
+        raise gr.Error(SORRY) from None
+    return answer.to_dict(), session
+
+
+def build_app(bot: Chatbot) -> gr.Blocks:
     """The Blocks app; every browser session gets its own fork of ``bot``."""
-    import gradio as gr
 
-    def respond(
-        question: str, messages: list[dict[str, str]], conversation: Chatbot | None
-    ) -> tuple[str, list[dict[str, str]], Chatbot, str]:
-        conversation = conversation or bot.fork()
-        shown = html.escape(question or "")
-        try:
-            answer = conversation.ask(question)
-            reply, sources = answer_html(answer), sources_html(answer)
-        except ValueError as error:
-            reply, sources = html.escape(str(error)), ""
-        except Exception:
-            log.exception("failed to answer %r", question[:80])
-            reply, sources = "Sorry, something went wrong while answering. Please try again.", ""
-        messages = [
-            *messages,
-            {"role": "user", "content": shown},
-            {"role": "assistant", "content": reply},
-        ]
-        return "", messages, conversation, sources
+    def on_respond(
+        question: str, session: Session | None
+    ) -> tuple[str, list[dict[str, str]], Session, Any]:
+        kept, messages, session, source = respond(bot, question, session)
+        return kept, messages, session, gr.skip() if source is None else source
 
-    def new_conversation() -> tuple[list[dict[str, str]], None, str]:
-        return [], None, ""
+    def on_citation(session: Session | None, event: gr.EventData) -> str:
+        return show_citation(session, getattr(event, "cite", None))
 
-    with gr.Blocks(title="Ask the documents") as app:
-        gr.Markdown("## Ask the documents")
-        gr.Markdown(NOTE, elem_id="qa-note")
-        conversation = gr.State(None)
-        with gr.Row():
-            with gr.Column(scale=3):
-                chat = gr.Chatbot(label="Conversation", elem_id="qa-chat", height=480)
-                question = gr.Textbox(
-                    label="Your question",
-                    placeholder="Ask about the documents...",
-                    elem_id="qa-question",
+    def on_new() -> tuple[list[dict[str, str]], None, str, str]:
+        return [], None, render.placeholder_html(PICK_SOURCE), ""
+
+    with gr.Blocks(title=TITLE) as app:
+        session = gr.State(None)
+        with gr.Column(elem_id="qa-header"):
+            gr.HTML(f"<h1>{TITLE}</h1>", elem_id="qa-title", js_on_load=None)
+            gr.HTML(
+                f'<p class="qa-note">{render.escape(NOTE)}</p>', elem_id="qa-note", js_on_load=None
+            )
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chat = gr.Chatbot(
+                    label="Conversation",
+                    show_label=False,
+                    elem_id="qa-chat",
+                    height=520,
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    buttons=[],
+                    placeholder=(
+                        "<b>Ask a question about the loaded documents.</b><br>"
+                        "Answers quote the documents; click a number like [1] to see where."
+                    ),
                 )
-                with gr.Row():
-                    send = gr.Button("Ask", variant="primary", elem_id="qa-ask")
-                    reset = gr.Button("New conversation", elem_id="qa-new")
-                gr.Examples(EXAMPLES, inputs=question)
-            with gr.Column(scale=2):
-                sources = gr.HTML(label="Sources", elem_id="qa-sources")
-        outputs = [question, chat, conversation, sources]
-        send.click(respond, [question, chat, conversation], outputs, api_name="ask")
-        question.submit(respond, [question, chat, conversation], outputs, api_visibility="private")
-        reset.click(new_conversation, None, [chat, conversation, sources], api_visibility="private")
+                with gr.Row(elem_id="qa-input-row"):
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="Ask about the documents...",
+                        elem_id="qa-question",
+                        scale=5,
+                        min_width=180,
+                        max_lines=6,
+                        autofocus=True,
+                    )
+                    send = gr.Button(
+                        "Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80
+                    )
+                with gr.Column(elem_id="qa-examples"):
+                    gr.HTML('<p class="qa-try">Example questions</p>', js_on_load=None)
+                    with gr.Row():
+                        examples = [
+                            gr.Button(
+                                text,
+                                size="sm",
+                                variant="secondary",
+                                elem_classes="qa-example",
+                                min_width=0,
+                                scale=0,
+                            )
+                            for text in EXAMPLES
+                        ]
+                reset = gr.Button(
+                    "New conversation", elem_id="qa-new", size="sm", variant="secondary"
+                )
+            with gr.Column(scale=2, min_width=300, elem_id="qa-side"):
+                source = gr.HTML(
+                    render.placeholder_html(PICK_SOURCE),
+                    elem_id="qa-source",
+                    js_on_load=BRIDGE_JS,
+                    label="Source",
+                    container=True,
+                    padding=True,
+                )
+                with gr.Accordion("Loaded documents", open=True, elem_id="qa-corpus"):
+                    gr.HTML(
+                        render.corpus_html(bot.retriever.index.manifest, corpus_titles(bot)),
+                        js_on_load=None,
+                    )
+        # The API hangs off a hidden button rather than gr.api() so that it can carry the
+        # session State: calls from one gradio_client Client form one conversation.
+        api_question = gr.Textbox(label="question", visible=False)
+        api_answer = gr.JSON(label="answer", visible=False)
+        api_button = gr.Button(visible=False)
+
+        outputs = [question, chat, session, source]
+        private: dict[str, Any] = {"api_visibility": "private"}
+        send.click(on_respond, [question, session], outputs, **private)
+        question.submit(on_respond, [question, session], outputs, **private)
+        for button, text in zip(examples, EXAMPLES, strict=True):
+            button.click(partial(on_respond, text), [session], outputs, **private)
+        reset.click(on_new, None, [chat, session, source, question], **private)
+        chat.clear(on_new, None, [chat, session, source, question], **private)
+        source.click(on_citation, [session], [source], **private)
+        api_button.click(
+            partial(api_ask, bot),
+            [api_question, session],
+            [api_answer, session],
+            api_name="ask",
+            api_description="Answer a question from the loaded documents; returns the Answer "
+            "as a dict (text, citations, abstained). Follow-ups use the client's session.",
+        )
     return app
+
+
+def launch(
+    bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, block: bool = True
+) -> tuple[gr.Blocks, str]:
+    """Serve the chat page for ``bot``; with ``block=False`` return (app, url) at once."""
+    app = build_app(bot)
+    app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    _, url, _ = app.launch(
+        server_name=host,
+        server_port=port,
+        show_error=False,
+        prevent_thread_lock=not block,
+        quiet=not block,
+        ssr_mode=False,
+        footer_links=["api"],
+        theme=gr.themes.Soft(primary_hue="teal", secondary_hue="slate"),
+        css=CSS,
+        head=HEAD,
+    )
+    return app, url
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Load (or build) the index, then serve the chat page until interrupted."""
     bot = Chatbot.from_corpus(settings=settings)
-    app = build_app(bot)
-    app.queue(default_concurrency_limit=4)
     print(f"Serving the chat on http://{host}:{port}")
-    app.launch(server_name=host, server_port=port, show_error=False)
+    launch(bot, host, port)
