@@ -279,9 +279,7 @@ def test_file_changed_during_embedding_is_reindexed_on_the_next_load(
     assert any("noon" in c.text for c in again.chunks)
     assert not any("dawn" in c.text for c in again.chunks)
     nerves_first, nerves_last = again.manifest["files"]["nerves.txt"]["chunks"]
-    assert again.manifest["embedded_last_build"] == len(again.chunks) - (
-        nerves_last - nerves_first
-    )
+    assert again.manifest["embedded_last_build"] == len(again.chunks) - (nerves_last - nerves_first)
 
 
 def test_hidden_files_and_other_suffixes_are_ignored(tmp_path: Path) -> None:
