@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from qa.config import Settings, settings_from_env
 from qa.embedding import get_embedder
 from qa.index import open_index
 from qa.lexicon import Lexicon
+from qa.logs import Stopwatch
+from qa.questions import clean_question, has_words
 from qa.retrieval import Passage, Retriever
 from qa.text import content_words
 
@@ -41,19 +42,36 @@ def shared_retriever(settings: Settings, rebuild: bool = False) -> Retriever:
         return _retrievers[key]
 
 
+QUESTION_SLACK = 4  # raw input may be this many times the limit before cleaning shortens it
+
+
 def check_question(question: object, limit: int) -> str:
-    """The question stripped of surrounding blanks, or a ValueError saying what is wrong."""
+    """The question cleaned for searching (see qa.questions), or a ValueError saying what to do.
+
+    Over-long input is refused before any work is done on it, so a pasted book is answered
+    with a message at once.
+    """
     if not isinstance(question, str):
         raise ValueError("The question must be text.")
-    cleaned = question.strip()
+    if len(question) > QUESTION_SLACK * limit:
+        raise _too_long(len(question), limit)
+    cleaned = clean_question(question)
     if not cleaned:
         raise ValueError("The question is empty: type a question about the documents.")
     if len(cleaned) > limit:
+        raise _too_long(len(cleaned), limit)
+    if not has_words(cleaned):
         raise ValueError(
-            f"The question is {len(cleaned)} characters long; the limit is {limit}. "
-            "Ask something shorter."
+            "The question has no words in it, only symbols: type a question about the documents."
         )
     return cleaned
+
+
+def _too_long(length: int, limit: int) -> ValueError:
+    return ValueError(
+        f"The question is {length:,} characters long; the limit is {limit:,}. "
+        "Ask something shorter, one question at a time."
+    )
 
 
 @dataclass(frozen=True)
@@ -117,10 +135,11 @@ class Chatbot:
 
     def answer(self, question: str, query: str | None = None) -> Answer:
         """A stateless answer: retrieve for ``query`` (default the question) and compose."""
-        began = time.perf_counter()
+        timer = Stopwatch()
         question = check_question(question, self.settings.max_question_chars)
         query = self.lexicon.correct(query or question)
         passages = self.retriever.retrieve(query, self.settings.top_k)
+        timer.lap("retrieve")
         answer = compose(
             question,
             passages,
@@ -129,12 +148,15 @@ class Chatbot:
             query,
             lexicon=self.lexicon,
         )
+        timer.lap("compose")
         log.info(
-            "answered in %.0f ms (abstained=%s, citations=%d): %r",
-            1000 * (time.perf_counter() - began),
-            answer.abstained,
-            len(answer.citations),
-            question[:80],
+            "answered",
+            extra={
+                "question": question[:80],
+                "abstained": answer.abstained,
+                "citations": len(answer.citations),
+                **timer.fields(),
+            },
         )
         return answer
 

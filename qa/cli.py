@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 
 from qa import __version__
 from qa.config import Settings, settings_from_env
-
-log = logging.getLogger("qa")
+from qa.logs import setup_logging
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,9 +19,23 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--index", help="index folder (default: QA_INDEX or ./index)")
     common.add_argument("--model", help="embedding model name or folder (default: QA_MODEL)")
     common.add_argument(
-        "--log-level",
-        default=os.environ.get("QA_LOG_LEVEL", "WARNING"),
-        help="DEBUG, INFO, WARNING or ERROR (default: QA_LOG_LEVEL or WARNING)",
+        "--top-k", type=int, help="passages read per answer (default: QA_TOP_K or 8)"
+    )
+    common.add_argument(
+        "--min-similarity",
+        type=float,
+        help="abstain below this similarity (default: QA_MIN_SIMILARITY or 0.35)",
+    )
+    common.add_argument(
+        "--max-question-chars",
+        type=int,
+        help="longer questions are refused (default: QA_MAX_QUESTION_CHARS or 1000)",
+    )
+    common.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: QA_LOG_LEVEL or WARNING)"
+    )
+    common.add_argument(
+        "--log-format", help="kv (key=value lines) or json (default: QA_LOG_FORMAT or kv)"
     )
 
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions of your documents.")
@@ -48,30 +60,43 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--verbose", action="store_true", help="show passing answers too")
 
     serve = commands.add_parser("serve", parents=[common], help="start the browser chat")
-    serve.add_argument("--host", default=os.environ.get("QA_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("QA_PORT", "7860")))
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("QA_HOST") or "127.0.0.1",
+        help="address to listen on (default: QA_HOST or 127.0.0.1)",
+    )
+    serve.add_argument(  # argparse applies type= to a string default, so a bad QA_PORT is
+        "--port",  # reported as a usage error rather than a traceback
+        type=int,
+        default=os.environ.get("QA_PORT") or "7860",
+        help="port (default: QA_PORT or 7860)",
+    )
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     corpus = getattr(args, "corpus_folder", None) or args.corpus
     return settings_from_env().with_overrides(
-        corpus_dir=corpus, index_dir=args.index, model=args.model
+        corpus_dir=corpus,
+        index_dir=args.index,
+        model=args.model,
+        top_k=args.top_k,
+        min_similarity=args.min_similarity,
+        max_question_chars=args.max_question_chars,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `qa` console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):  # nothing is downloaded
+        os.environ.setdefault(variable, "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # nor reported
     try:
+        setup_logging(args.log_level, args.log_format)
         settings = _settings(args)
         return int(COMMANDS[args.command](args, settings))
-    except (ValueError, FileNotFoundError, OSError) as error:
+    except (ValueError, OSError) as error:  # errors a user can fix: say what, not where
         print(f"qa: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

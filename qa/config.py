@@ -23,6 +23,23 @@ class Settings:
     min_similarity: float = 0.35  # below this best sentence similarity the bot abstains
     max_question_chars: int = 1000  # longer questions are refused with a clear message
 
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name} must be {rule} (got {getattr(self, name)!r})"
+            for name, rule, ok in (
+                ("chunk_words", "at least 5", self.chunk_words >= 5),
+                ("chunk_overlap", "0 or more", self.chunk_overlap >= 0),
+                ("top_k", "at least 1", self.top_k >= 1),
+                ("min_similarity", "between -1 and 1", -1.0 <= self.min_similarity <= 1.0),
+                ("max_question_chars", "at least 10", self.max_question_chars >= 10),
+            )
+            if not ok
+        ]
+        if problems:
+            raise ValueError(
+                "Invalid settings: " + "; ".join(problems) + ". Fix the option or QA_* variable."
+            )
+
     def chunking_key(self) -> dict[str, int]:
         """The settings that change chunk boundaries; a change triggers a rebuild."""
         return {"chunk_words": self.chunk_words, "chunk_overlap": self.chunk_overlap}

@@ -6,8 +6,10 @@ checked against its source: ``document.text[start:end]``.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,7 +18,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUFFIXES = {".txt", ".md", ".markdown"}
-MAX_FILE_BYTES = 20 * 1024 * 1024  # larger files are skipped with a warning
+MAX_FILE_BYTES = 20 * 2**20  # larger files are skipped with a warning (see README, Limits)
 HEADING_MAX_WORDS = 14
 HEADING_MAX_CHARS = 120
 
@@ -113,27 +115,68 @@ def parse_document(source: str, text: str, sha256: str = "") -> Document:
     return Document(source=source, title=title, text=text, sections=tuple(sections), sha256=sha256)
 
 
+_BOMS = (  # longest first: a UTF-32 LE mark begins like a UTF-16 LE one
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+MAX_NON_ASCII_LETTERS = 0.2  # above this share, Windows-1252 is unlikely to be the encoding
+
+
 def decode(data: bytes, name: str) -> str | None:
-    """Decode bytes as UTF-8, else the best guess of charset-normalizer; None for binary."""
+    """Decode a file's bytes; None (with a warning naming the file) when it is not text.
+
+    Order: a byte-order mark, then UTF-8, then Windows-1252 when that reads as mostly-ASCII
+    Latin text, then charset-normalizer's guess. Windows-1252 comes before the guess because
+    detection is unreliable on short Western text (a French paragraph in cp1252 is guessed as
+    cp1257 or mac_latin2), while legacy Western files are nearly always cp1252 or Latin-1.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                break
     if b"\x00" in data[:8192]:
         log.warning("skipping %s: binary file (contains NUL bytes)", name)
         return None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    from charset_normalizer import from_bytes
+    text = _as_western(data)
+    encoding = "cp1252"
+    if text is None:
+        from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is None:
-        log.warning("skipping %s: not text in any known encoding", name)
+        best = from_bytes(data).best()
+        if best is None:
+            log.warning("skipping %s: not text in any known encoding", name)
+            return None
+        text, encoding = str(best), best.encoding
+    log.warning("%s is not UTF-8; decoded as %s (save it as UTF-8 to be sure)", name, encoding)
+    return text
+
+
+def _as_western(data: bytes) -> str | None:
+    """``data`` as Windows-1252 when it decodes and its letters are mostly ASCII, else None."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
         return None
-    log.warning("%s is not UTF-8; decoded as %s", name, best.encoding)
-    return str(best)
+    letters = [char for char in text if char.isalpha()]
+    foreign = sum(not char.isascii() for char in letters)
+    return text if letters and foreign <= MAX_NON_ASCII_LETTERS * len(letters) else None
 
 
 def corpus_files(folder: Path) -> list[Path]:
-    """Text and Markdown files under ``folder``, sorted; links leading outside are ignored."""
+    """Text and Markdown files under ``folder``, sorted; links leading outside are ignored.
+
+    Hidden files and folders are skipped; linked folders are not descended into (pathlib's
+    rglob does not follow them), and a linked file counts only if it resolves inside.
+    """
     root = folder.resolve()
     found: list[Path] = []
     for path in sorted(root.rglob("*")):
@@ -142,7 +185,7 @@ def corpus_files(folder: Path) -> list[Path]:
             continue
         if path.suffix.lower() not in SUFFIXES or not path.is_file():
             continue
-        if path.is_symlink() and not path.resolve().is_relative_to(root):
+        if not path.resolve().is_relative_to(root):
             log.warning("skipping %s: symbolic link to a file outside the corpus", relative)
             continue
         found.append(path)
@@ -152,6 +195,11 @@ def corpus_files(folder: Path) -> list[Path]:
 def check_corpus_folder(folder: Path) -> Path:
     """The resolved folder, or a FileNotFoundError that says what to do."""
     root = Path(folder).expanduser()
+    if root.exists() and not root.is_dir():
+        raise FileNotFoundError(
+            f"Corpus folder {root} is a file, not a folder. Point to the folder that holds your "
+            ".txt or .md files (qa build FOLDER, or QA_CORPUS=FOLDER)."
+        )
     if not root.is_dir():
         raise FileNotFoundError(
             f"Corpus folder {root} does not exist. Create it and put .txt or .md files in it, "
@@ -160,20 +208,41 @@ def check_corpus_folder(folder: Path) -> Path:
     return root.resolve()
 
 
-def load_file(path: Path, root: Path) -> Document | None:
-    """One parsed document, or None (with a warning) when the file cannot be used."""
+def read_source(path: Path, root: Path) -> bytes | None:
+    """A corpus file's bytes, or None (with a warning) when it is too large or unreadable.
+
+    At most MAX_FILE_BYTES + 1 bytes are ever read, so memory stays bounded even when a file
+    grows after it was measured; a file that vanished since the folder was listed is skipped.
+    """
     name = path.relative_to(root).as_posix()
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            log.warning(
-                "skipping %s: %d bytes is over the %d-byte limit", name, size, MAX_FILE_BYTES
-            )
-            return None
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            too_big = os.fstat(handle.fileno()).st_size > MAX_FILE_BYTES
+            data = b"" if too_big else handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         log.warning("skipping %s: cannot read it (%s)", name, error)
         return None
+    if too_big or len(data) > MAX_FILE_BYTES:
+        log.warning(
+            "skipping %s: larger than the %d MB limit; split it into smaller files",
+            name,
+            MAX_FILE_BYTES // 2**20,
+        )
+        return None
+    return data
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file read in blocks (bounded memory, any size); None if it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+
+
+def document_from_bytes(name: str, data: bytes) -> Document | None:
+    """The parsed document of one file's bytes, or None (with a warning) when unusable."""
     text = decode(data, name)
     if text is None:
         return None
@@ -187,15 +256,27 @@ def load_file(path: Path, root: Path) -> Document | None:
     return document
 
 
+def load_file(path: Path, root: Path) -> Document | None:
+    """One parsed document, or None (with a warning) when the file cannot be used."""
+    data = read_source(path, root)
+    return None if data is None else document_from_bytes(path.relative_to(root).as_posix(), data)
+
+
 def load_corpus(folder: Path) -> list[Document]:
     """Every usable document under ``folder``; raises when there is none."""
     root = check_corpus_folder(folder)
     documents = [doc for path in corpus_files(root) if (doc := load_file(path, root))]
     if not documents:
-        raise FileNotFoundError(
-            f"No usable .txt or .md documents in {root}. Add some text files and run qa build."
-        )
+        raise FileNotFoundError(no_documents_message(root))
     return documents
+
+
+def no_documents_message(root: Path) -> str:
+    """What to say when a corpus folder holds nothing that can be indexed."""
+    return (
+        f"No usable documents in {root}: it has no non-empty .txt, .md or .markdown text "
+        "files. Add some (UTF-8 is best), then run qa build, or point QA_CORPUS elsewhere."
+    )
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,23 @@ import numpy as np
 
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
-from qa.documents import check_corpus_folder, corpus_files, load_file
+from qa.documents import (
+    check_corpus_folder,
+    corpus_files,
+    document_from_bytes,
+    file_sha256,
+    no_documents_message,
+    read_source,
+)
 from qa.embedding import Embedder
+from qa.logs import Stopwatch
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+# What reading a truncated, corrupt or hand-edited index can raise (then it is rebuilt).
+DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError)
 EXACT_SEARCH_LIMIT = 50_000  # above this many chunks an HNSW graph replaces exact search
 
 
@@ -55,10 +65,11 @@ class Index:
 
 
 def corpus_fingerprint(root: Path) -> dict[str, str]:
-    """sha256 of every candidate file, by corpus-relative path."""
+    """sha256 of every candidate file, by corpus-relative path (files that vanish are left out)."""
     return {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        path.relative_to(root).as_posix(): sha
         for path in corpus_files(root)
+        if (sha := file_sha256(path)) is not None
     }
 
 
@@ -126,14 +137,22 @@ def make_faiss(vectors: np.ndarray) -> Any:
 
 
 def build_index(settings: Settings, embedder: Embedder, previous: Index | None = None) -> Index:
-    """Chunk and embed the corpus; chunks of files unchanged since ``previous`` are reused."""
+    """Chunk and embed the corpus; chunks of files unchanged since ``previous`` are reused.
+
+    Each file is read once: the checksum recorded is that of the bytes indexed, so a file
+    that changes during the build is seen as changed by the next load. Files with identical
+    content are indexed once (the first path in sorted order; the others are recorded as
+    ``duplicate_of``) so that one passage does not fill two result slots or two citations.
+    """
     import faiss
 
-    began = time.perf_counter()
+    timer = Stopwatch()
     root = check_corpus_folder(settings.corpus_dir)
     reusable: dict[str, tuple[str, list[Chunk], np.ndarray]] = {}
     if previous is not None and stale_settings(previous.manifest, settings) is None:
         for name, entry in previous.manifest["files"].items():
+            if "duplicate_of" in entry:
+                continue
             first, last = entry["chunks"]
             reusable[name] = (
                 entry["sha256"],
@@ -145,28 +164,39 @@ def build_index(settings: Settings, embedder: Embedder, previous: Index | None =
     chunks: list[Chunk] = []
     parts: list[np.ndarray] = []
     pending: list[tuple[int, list[Chunk]]] = []  # (position in parts, chunks to embed)
+    first_with: dict[str, str] = {}  # content sha256 -> first file indexed with it
     for path in corpus_files(root):
         name = path.relative_to(root).as_posix()
-        data = path.read_bytes()
-        sha = hashlib.sha256(data).hexdigest()
-        if name in reusable and reusable[name][0] == sha:
+        data = read_source(path, root)
+        sha = hashlib.sha256(data).hexdigest() if data is not None else file_sha256(path)
+        timer.lap("load")
+        if sha is None:
+            continue  # vanished since the folder was listed
+        record: dict[str, Any] = {"sha256": sha}
+        if sha in first_with:
+            log.info("%s has the same content as %s; indexed once", name, first_with[sha])
+            record["duplicate_of"] = first_with[sha]
+            doc_chunks = []
+        elif name in reusable and reusable[name][0] == sha:
             doc_chunks, doc_vectors = reusable[name][1], reusable[name][2]
             parts.append(doc_vectors)
         else:
-            document = load_file(path, root)
+            document = document_from_bytes(name, data) if data is not None else None
+            timer.lap("load")
             doc_chunks = (
                 chunk_document(document, settings.chunk_words, settings.chunk_overlap)
                 if document
                 else []
             )
+            timer.lap("chunk")
             pending.append((len(parts), doc_chunks))
             parts.append(np.zeros((0, embedder.dimension), dtype=np.float32))
-        files[name] = {"sha256": sha, "chunks": [len(chunks), len(chunks) + len(doc_chunks)]}
+        if doc_chunks:
+            first_with.setdefault(sha, name)
+        files[name] = {**record, "chunks": [len(chunks), len(chunks) + len(doc_chunks)]}
         chunks.extend(doc_chunks)
     if not chunks:
-        raise FileNotFoundError(
-            f"No usable .txt or .md documents in {root}. Add some text files and run qa build."
-        )
+        raise FileNotFoundError(no_documents_message(root))
 
     to_embed = [chunk.embed_text() for _, group in pending for chunk in group]
     log.info("embedding %d of %d chunks", len(to_embed), len(chunks))
@@ -176,8 +206,10 @@ def build_index(settings: Settings, embedder: Embedder, previous: Index | None =
         parts[position] = fresh[offset : offset + len(group)]
         offset += len(group)
     vectors = np.vstack(parts).astype(np.float32)
+    timer.lap("embed")
 
     index = make_faiss(vectors)
+    timer.lap("faiss")
     blobs = {
         "chunks": json.dumps([c.to_dict() for c in chunks], ensure_ascii=False).encode("utf-8"),
         "vectors": _npy_bytes(vectors),
@@ -208,11 +240,12 @@ def build_index(settings: Settings, embedder: Embedder, previous: Index | None =
         manifest["checksums"][name] = digest
     _atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
     _remove_unreferenced(directory, manifest)
+    timer.lap("write")
     log.info(
-        "built index of %d chunks (%d embedded) in %.1fs",
+        "built index of %d chunks (%d embedded)",
         len(chunks),
         len(to_embed),
-        time.perf_counter() - began,
+        extra={"chunks": len(chunks), "embedded": len(to_embed), **timer.fields()},
     )
     return Index(directory, manifest, chunks, vectors, index)
 
@@ -240,7 +273,7 @@ def open_index(settings: Settings, embedder: Embedder, rebuild: bool = False) ->
         if manifest is not None:
             try:
                 previous = load_index(settings.index_dir, manifest)
-            except (OSError, ValueError, KeyError, RuntimeError) as error:
+            except DAMAGED as error:
                 log.warning("index in %s is damaged (%s); rebuilding", settings.index_dir, error)
                 manifest = None
         reason = "rebuild requested" if rebuild else stale_reason(manifest, root, settings)
@@ -271,11 +304,13 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _remove_unreferenced(directory: Path, manifest: dict[str, Any]) -> None:
+    """Delete data files of older builds and temporary files left by a killed build.
+
+    Called under the index lock, so no other build is writing temporary files meanwhile.
+    """
     keep = set(manifest["data"].values()) | {MANIFEST, ".lock"}
     for path in directory.iterdir():
-        if (
-            path.is_file()
-            and path.name not in keep
-            and path.name.split("-")[0] in ("chunks", "vectors", "faiss")
-        ):
+        leftover = path.name.startswith(".") and path.name.endswith(".tmp")
+        old = path.name.split("-")[0] in ("chunks", "vectors", "faiss")
+        if path.is_file() and path.name not in keep and (leftover or old):
             path.unlink(missing_ok=True)
