@@ -51,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the Answer as JSON")
 
     check = commands.add_parser("check", parents=[common], help="run canned questions")
-    check.add_argument("questions", help="YAML file of canned questions")
+    check.add_argument("questions", nargs="+", help="YAML file(s) of canned questions")
     check.add_argument("--json-report", metavar="FILE", help="also write the report as JSON")
     check.add_argument("--snapshot", metavar="FILE", help="compare answers with this snapshot")
     check.add_argument(
@@ -132,14 +132,18 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     from qa import canned
     from qa.chat import Chatbot
 
-    cases = canned.load_cases(args.questions)
+    cases = [case for path in args.questions for case in canned.load_cases(path)]
     outcomes = canned.run_cases(Chatbot.from_corpus(settings=settings), cases)
     print(canned.report(outcomes, verbose=args.verbose))
     if args.json_report:
         Path(args.json_report).write_text(canned.outcomes_json(outcomes), encoding="utf-8")
     status = 0 if all(o.passed for o in outcomes) else 1
+    if args.update_snapshot and not args.snapshot:
+        raise ValueError("--update-snapshot needs --snapshot FILE to write to.")
     if args.snapshot:
         path = Path(args.snapshot)
+        if not args.update_snapshot and not path.is_file():
+            raise FileNotFoundError(f"No snapshot at {path}: record one with --update-snapshot.")
         current = canned.snapshot_of(outcomes)
         if args.update_snapshot:
             path.write_text(json.dumps(current, indent=1, ensure_ascii=False) + "\n", "utf-8")
