@@ -293,16 +293,21 @@ class Embedder:
             self._known[owner] = known
 
     def encode(
-        self, texts: list[str], batch_size: int | None = None, progress: bool = False
+        self,
+        texts: list[str],
+        batch_size: int | None = None,
+        progress: bool = False,
+        cache: bool = True,
     ) -> np.ndarray:
         """Vectors for ``texts`` (rows normalised, so inner product is cosine similarity).
 
-        Texts seen recently or remembered are not encoded again. ``batch_size`` caps the
-        texts per forward pass; by default batches are sized by padded token count.
+        Texts seen recently or remembered are not encoded again (unless ``cache`` is False).
+        ``batch_size`` caps the texts per forward pass; by default batches are sized by
+        padded token count.
         """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing: dict[str, list[int]] = {}
-        sources = [*self._known.values(), self._recent]
+        sources = [*self._known.values(), self._recent] if cache else []
         for i, text in enumerate(texts):
             vector = next((v for known in sources if (v := known.get(text)) is not None), None)
             if vector is None:
@@ -314,7 +319,7 @@ class Embedder:
             fresh = self._encode_new(unique, batch_size or MAX_BATCH, progress)
             for text, vector in zip(unique, fresh, strict=True):
                 out[missing[text]] = vector
-            if len(unique) <= 64:  # questions and composer sentences, not whole corpora
+            if cache and len(unique) <= 64:  # questions and sentences, not whole corpora
                 with self._lock:
                     self._recent.update(zip(unique, fresh, strict=True))
                     while len(self._recent) > RECENT_TEXTS:
