@@ -308,7 +308,7 @@ def open_index(settings: Settings, embedder: Embedder, rebuild: bool = False) ->
     with FileLock(str(settings.index_dir / ".lock"), timeout=600):
         manifest = read_manifest(settings.index_dir)
         previous: Index | None = None
-        if manifest is not None:
+        if manifest is not None and manifest.get("format") == FORMAT:  # else: rebuilt below
             try:
                 previous = load_index(settings.index_dir, manifest)
             except (OSError, ValueError, KeyError, RuntimeError) as error:
