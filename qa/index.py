@@ -70,12 +70,28 @@ class Index:
         return scores[0][keep], ids[0][keep]
 
 
-def corpus_fingerprint(root: Path) -> dict[str, str]:
-    """sha256 of every candidate file, by corpus-relative path."""
-    return {
-        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in corpus_files(root)
-    }
+def file_stamp(path: Path) -> list[int]:
+    """[size, mtime in ns]: a file whose stamp is unchanged is not read again to be hashed."""
+    status = path.stat()
+    return [status.st_size, status.st_mtime_ns]
+
+
+def corpus_fingerprint(root: Path, known: dict[str, Any] | None = None) -> dict[str, str]:
+    """sha256 of every candidate file, by corpus-relative path.
+
+    ``known`` (a manifest's "files") supplies the hash of files whose size and modification
+    time match its record, so checking a 10,000-file corpus does not read every file.
+    """
+    known = known or {}
+    hashes: dict[str, str] = {}
+    for path in corpus_files(root):
+        name = path.relative_to(root).as_posix()
+        entry = known.get(name)
+        if entry is not None and entry.get("stamp") == file_stamp(path):
+            hashes[name] = entry["sha256"]
+        else:
+            hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashes
 
 
 def stale_reason(manifest: dict[str, Any] | None, root: Path, settings: Settings) -> str | None:
@@ -88,7 +104,7 @@ def stale_reason(manifest: dict[str, Any] | None, root: Path, settings: Settings
     if manifest.get("corpus") != str(root):
         return "corpus folder changed"
     old = {name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}
-    new = corpus_fingerprint(root)
+    new = corpus_fingerprint(root, manifest.get("files"))
     if old != new:
         changed = sorted(set(old) ^ set(new) | {n for n in set(old) & set(new) if old[n] != new[n]})
         return f"corpus changed ({len(changed)} file(s): {', '.join(changed[:3])})"
@@ -195,6 +211,7 @@ def build_index(
     pending: list[tuple[int, list[Chunk], list[str]]] = []  # (file position, chunks, sentences)
     for path in corpus_files(root):
         name = path.relative_to(root).as_posix()
+        stamp = file_stamp(path)  # before reading: a later change then shows in the stamp
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         if name in reusable and reusable[name][0] == sha:
@@ -214,6 +231,7 @@ def build_index(
             doc_sentences = len(texts)
         files[name] = {
             "sha256": sha,
+            "stamp": stamp,
             "chunks": [len(chunks), len(chunks) + len(doc_chunks)],
             "sentences": [n_sentences, n_sentences + doc_sentences],
         }

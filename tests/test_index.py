@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,12 @@ def test_build_writes_manifest_and_reuses_unchanged_index(
     assert manifest["embedded_last_build"] == manifest["n_chunks"] == len(first.chunks)
     again = open_index(settings, embedder)
     assert again.manifest["built_at"] == first.manifest["built_at"]  # not rebuilt
+    kettles = small_corpus / "kettles.txt"
+    stat = kettles.stat()
+    assert manifest["files"]["kettles.txt"]["stamp"] == [stat.st_size, stat.st_mtime_ns]
+    os.utime(kettles, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, same text
+    touched = open_index(settings, embedder)
+    assert touched.manifest["built_at"] == first.manifest["built_at"]
 
 
 def test_changed_file_reembeds_only_that_file(small_corpus: Path, tmp_path: Path) -> None:
