@@ -9,7 +9,7 @@ import numpy as np
 
 from qa.chunking import Span
 from qa.embedding import Embedder
-from qa.index import Index
+from qa.index import Index, sentence_texts
 
 DENSE_WEIGHT = 0.7  # share of the fused score that comes from embedding similarity
 CANDIDATES = 50  # chunks taken from each ranker before fusion
@@ -34,44 +34,24 @@ class Passage:
         return asdict(self)
 
 
-class LexicalRanker:
-    """BM25 over the same texts that are embedded (title, heading and passage)."""
-
-    def __init__(self, texts: list[str]) -> None:
-        import bm25s
-        import Stemmer
-
-        self._stemmer = Stemmer.Stemmer("english")
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(self._tokenize(texts), show_progress=False)
-
-    def _tokenize(self, texts: list[str]) -> Any:
-        import bm25s
-
-        return bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, show_progress=False, return_ids=False
-        )
-
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every text for ``query`` (zeros when no query term is known)."""
-        tokens = self._tokenize([query])[0]
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
-
-
 class Retriever:
     """Finds the passages of one index that best match a question."""
 
     def __init__(self, index: Index, embedder: Embedder) -> None:
         self.index = index
         self.embedder = embedder
-        self.lexical = LexicalRanker([chunk.embed_text() for chunk in index.chunks])
+        self.lexical = index.lexical
+        # The composer embeds passage sentences for every question: serve them from the index.
+        embedder.remember(
+            str(index.directory), sentence_texts(index.chunks), index.sentence_vectors
+        )
 
     def retrieve(self, query: str, k: int = 10) -> list[Passage]:
         """The ``k`` best passages for ``query``, best first."""
         vector = self.embedder.encode_query(query)
         _, dense_ids = self.index.search(vector, CANDIDATES)
         lexical = self.lexical.scores(query)
-        lexical_ids = np.argsort(-lexical)[:CANDIDATES]
+        lexical_ids = _top(lexical, CANDIDATES)
         ids = np.unique(np.concatenate([dense_ids, lexical_ids[lexical[lexical_ids] > 0]]))
         similarity = self.index.vectors[ids] @ vector
         top_lexical = float(lexical.max()) if lexical.size else 0.0
@@ -94,3 +74,11 @@ class Retriever:
             sentences=chunk.sentences,
             chunk_id=chunk_id,
         )
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Ids of the ``k`` highest scores, best first (partial sort: corpora can be large)."""
+    if len(scores) > k:
+        part = np.argpartition(-scores, k)[:k]
+        return part[np.argsort(-scores[part], kind="stable")]
+    return np.argsort(-scores, kind="stable")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.config import Settings
@@ -29,6 +31,12 @@ def test_build_writes_manifest_and_reuses_unchanged_index(
     assert manifest["embedded_last_build"] == manifest["n_chunks"] == len(first.chunks)
     again = open_index(settings, embedder)
     assert again.manifest["built_at"] == first.manifest["built_at"]  # not rebuilt
+    kettles = small_corpus / "kettles.txt"
+    stat = kettles.stat()
+    assert manifest["files"]["kettles.txt"]["stamp"] == [stat.st_size, stat.st_mtime_ns]
+    os.utime(kettles, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, same text
+    touched = open_index(settings, embedder)
+    assert touched.manifest["built_at"] == first.manifest["built_at"]
 
 
 def test_changed_file_reembeds_only_that_file(small_corpus: Path, tmp_path: Path) -> None:
@@ -48,10 +56,26 @@ def test_changed_file_reembeds_only_that_file(small_corpus: Path, tmp_path: Path
         after.manifest["files"]["bread.md"]["chunks"][1]
         - after.manifest["files"]["bread.md"]["chunks"][0]
     )
+    kettle_sentences = after.manifest["files"]["kettles.txt"]["sentences"]
+    assert (
+        after.manifest["sentences_embedded_last_build"] == kettle_sentences[1] - kettle_sentences[0]
+    )
     (small_corpus / "bread.md").unlink()
     removed = open_index(settings, embedder)
     assert removed.manifest["embedded_last_build"] == 0
+    assert removed.manifest["sentences_embedded_last_build"] == 0
     assert set(removed.manifest["files"]) == {"kettles.txt"}
+    (small_corpus / "tea.md").write_text(
+        "# Tea\n\n## Brewing\n\nGreen tea brews at 80 degrees. Black tea wants boiling water.\n",
+        encoding="utf-8",
+    )
+    added = open_index(settings, embedder)
+    tea_first, tea_last = added.manifest["files"]["tea.md"]["chunks"]
+    assert added.manifest["embedded_last_build"] == tea_last - tea_first == 1
+    assert added.manifest["sentences_embedded_last_build"] == 2
+    assert added.manifest["n_chunks"] == len(removed.chunks) + 1
+    kept = added.manifest["files"]["kettles.txt"]["chunks"]
+    assert np.array_equal(added.vectors[kept[0] : kept[1]], removed.vectors)  # reused as is
 
 
 @pytest.mark.parametrize("damage", ["truncate", "delete", "garbage-manifest"])

@@ -1,0 +1,351 @@
+"""Speed benchmark: cold start, warm ask against its floor, build against raw encode, RSS, scale.
+
+    python benchmarks/speed.py                          # seed corpus, medquad-dev, 100k synthetic
+    python benchmarks/speed.py --corpora seed           # only the seed corpus (a minute)
+    make bench-speed
+
+For each corpus it prints:
+- cold start: a fresh process with the index built, from `from qa import ask` to the first
+  answer (median of --runs processes), and the whole process's wall time;
+- warm ask p50/p95 against the floor (the same model encoding the question + an exact flat
+  FAISS search, measured in this run on the same questions), and their ratio;
+- the composer's sentence encoding as it would cost without the index's sentence vectors;
+- index build throughput against raw sentence-transformers `model.encode` of the same texts;
+- peak RSS of a process that has answered every cold-start question;
+- FAISS index type, and recall@10 / @50 of the approximate index against exact search.
+
+Indexes and the synthetic corpus are cached under benchmarks/out/ (git-ignored); a build is
+timed when it happens and its figures are kept in benchmarks/out/<corpus>.build.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from qa.chat import Chatbot  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.embedding import Embedder, get_embedder, resolve_model  # noqa: E402
+from qa.index import build_index, load_index, read_manifest, sentence_texts, stale_reason  # noqa: E402
+
+SEED_QUESTIONS = [
+    "What is denervation?",
+    "How fast do damaged nerves regrow?",
+    "Which diseases can cause denervation?",
+    "What is cryoneurolysis?",
+    "How is neurolysis performed?",
+    "What chemicals are used for chemical neurolysis?",
+    "What are the symptoms of denervation?",
+    "How is denervation diagnosed?",
+    "What is the capital of France?",
+    "What is radiofrequency ablation used for?",
+    "Is neurolysis permanent?",
+    "What happens to a muscle after it loses its nerve supply?",
+]
+
+# A serving process: first answer timed from the import; then every question; peak RSS from
+# VmHWM (getrusage's maxrss would include the benchmark process it was exec'd from).
+CHILD = """
+import json, re, sys, time
+began, began_cpu = time.perf_counter(), time.process_time()
+from qa import ask
+first = ask(sys.argv[1])
+cold, cold_cpu = time.perf_counter() - began, time.process_time() - began_cpu
+for question in json.loads(sys.argv[2]):
+    ask(question)
+status = open("/proc/self/status").read()
+heavy = ("torch", "transformers", "sentence_transformers", "gradio")
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", status)[1]) / 1024
+print(json.dumps({"cold": cold, "cold_cpu": cold_cpu, "rss_mb": peak,
+                  "modules": sorted(m for m in heavy if m in sys.modules)}))
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def dev_questions(dev: Path, n: int) -> list[str]:
+    lines = (dev / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    questions = [json.loads(line)["question"] for line in lines if line.strip()]
+    random.Random(0).shuffle(questions)
+    return questions[:n]
+
+
+def make_synthetic(dev_corpus: Path, folder: Path, passages: int, sentences: int) -> Path:
+    """A corpus of ``passages`` one-sentence sections recombined from the dev corpus.
+
+    Each file has a dev title and ten sections; a section is a dev heading and one dev
+    sentence (drawn from a pool of ``sentences`` distinct ones), so it makes exactly one
+    chunk. Short passages keep the 100,000-passage build within minutes on two cores.
+    """
+    corpus = folder / "corpus"
+    stamp = folder / "complete.json"
+    spec = {"passages": passages, "sentences": sentences, "source": str(dev_corpus)}
+    if stamp.exists() and json.loads(stamp.read_text()) == spec:
+        return corpus
+    from qa.chunking import split_sentences
+    from qa.documents import corpus_files, load_file
+
+    titles: list[str] = []
+    headings: set[str] = set()
+    pool: set[str] = set()
+    for path in corpus_files(dev_corpus):
+        document = load_file(path, dev_corpus)
+        if document is None:
+            continue
+        titles.append(document.title)
+        for section in document.sections:
+            if section.heading:
+                headings.add(section.heading)
+            for start, end in section.paragraphs:
+                for s, e in split_sentences(document.text, start, end, 60):
+                    text = document.text[s:e]
+                    if 6 <= len(text.split()) <= 20 and "\n" not in text:
+                        pool.add(text)
+    rng = random.Random(0)
+    chosen = rng.sample(sorted(pool), min(sentences, len(pool)))
+    heading_list = sorted(headings)
+    corpus.mkdir(parents=True, exist_ok=True)
+    per_file = 10
+    for n in range(passages // per_file):
+        title = " ".join(rng.choice(titles).split()[:4]) + f" {n}"
+        sections = [
+            f"## {rng.choice(heading_list)}\n\n{rng.choice(chosen)}\n" for _ in range(per_file)
+        ]
+        text = f"# {title}\n\n" + "\n".join(sections)
+        (corpus / f"doc-{n:06d}.md").write_text(text, encoding="utf-8")
+    stamp.write_text(json.dumps(spec))
+    return corpus
+
+
+def ensure_index(name: str, settings: Settings, out: Path) -> dict[str, Any]:
+    """Build the index if missing or stale (timed, with a progress bar); its build figures."""
+    record = out / f"{name}.build.json"
+    manifest = read_manifest(settings.index_dir)
+    if stale_reason(manifest, settings.corpus_dir, settings) is None and record.exists():
+        return dict(json.loads(record.read_text()))
+    embedder = get_embedder(settings.model)
+    began = time.perf_counter()
+    index = build_index(settings, embedder, progress=True)
+    seconds = time.perf_counter() - began
+    figures = {
+        "seconds": seconds,
+        "chunks": index.manifest["n_chunks"],
+        "sentences_embedded": index.manifest["sentences_embedded_last_build"],
+        "faiss_type": index.manifest["faiss_type"],
+        "loadavg": os.getloadavg()[0],
+    }
+    record.write_text(json.dumps(figures))
+    return figures
+
+
+def raw_encode_rate(texts: list[str], sample: int) -> float:
+    """Texts per second of sentence-transformers' own model.encode (torch) on a sample."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(resolve_model(Settings().model), device="cpu")
+    chosen = random.Random(1).sample(texts, min(sample, len(texts)))
+    model.encode(chosen[:8], normalize_embeddings=True)
+    began = time.perf_counter()
+    model.encode(chosen, batch_size=32, normalize_embeddings=True)
+    return len(chosen) / (time.perf_counter() - began)
+
+
+def cold_starts(settings: Settings, questions: list[str], runs: int) -> dict[str, Any]:
+    env = {**os.environ, "QA_CORPUS": str(settings.corpus_dir), "QA_INDEX": str(settings.index_dir)}
+    colds, cpus, walls, rss, modules = [], [], [], [], set()
+    for run in range(runs):
+        began = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-c", CHILD, questions[run % len(questions)], json.dumps(questions)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        )
+        walls.append(time.perf_counter() - began)
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+        colds.append(data["cold"])
+        cpus.append(data["cold_cpu"])
+        rss.append(data["rss_mb"])
+        modules.update(data["modules"])
+    return {
+        "cold_median_s": statistics.median(colds),
+        "cold_runs_s": [round(c, 2) for c in colds],
+        "cold_cpu_median_s": statistics.median(cpus),
+        "process_wall_median_s": statistics.median(walls),
+        "serving_rss_mb": max(rss),
+        "heavy_modules_loaded": sorted(modules),
+    }
+
+
+def warm(settings: Settings, questions: list[str]) -> dict[str, Any]:
+    """Warm ask vs floor on the same questions; recall of the approximate index."""
+    import faiss
+
+    bot = Chatbot.from_corpus(settings=settings)
+    index = bot.retriever.index
+    flat = faiss.IndexFlatIP(index.vectors.shape[1])
+    flat.add(index.vectors)
+    floor_model = Embedder(settings.model)  # its own cache: every question is new to it
+    for question in questions[:3]:  # warm up both paths
+        bot.answer(question)
+        floor_model.encode([question], cache=False)
+    asks, floors, composer = [], [], []
+    query_vectors = []
+    for question in questions:
+        began = time.perf_counter()
+        vector = floor_model.encode([question], cache=False)[0]
+        flat.search(vector.reshape(1, -1), 10)
+        floors.append(time.perf_counter() - began)
+        query_vectors.append(vector)
+        began = time.perf_counter()
+        bot.answer(question)
+        asks.append(time.perf_counter() - began)
+        passages = bot.retrieve(question, settings.top_k)[:5]
+        sentences = sentence_texts([index.chunks[p.chunk_id] for p in passages])
+        began = time.perf_counter()
+        floor_model.encode([question, *sentences], cache=False)
+        composer.append(time.perf_counter() - began)
+    result: dict[str, Any] = {
+        "questions": len(questions),
+        "ask_p50_ms": 1000 * percentile(asks, 50),
+        "ask_p95_ms": 1000 * percentile(asks, 95),
+        "floor_p50_ms": 1000 * percentile(floors, 50),
+        "floor_p95_ms": 1000 * percentile(floors, 95),
+        "composer_encode_uncached_p50_ms": 1000 * percentile(composer, 50),
+        "faiss_type": type(index.faiss).__name__,
+    }
+    result["ratio_p50"] = result["ask_p50_ms"] / result["floor_p50_ms"]
+    if not isinstance(index.faiss, faiss.IndexFlat):
+        queries = np.vstack(query_vectors).astype(np.float32)
+        for k in (10, 50):
+            _, exact = flat.search(queries, k)
+            _, approx = index.faiss.search(queries, k)
+            hits = [len(set(a) & set(e)) / k for a, e in zip(approx, exact, strict=True)]
+            result[f"recall@{k}"] = float(np.mean(hits))
+    return result
+
+
+def run_corpus(name: str, corpus: Path, questions: list[str], args: argparse.Namespace) -> dict:
+    out = args.out
+    settings = Settings().with_overrides(corpus_dir=corpus, index_dir=out / f"{name}.index")
+    print(f"\n== {name}: {corpus}", flush=True)
+    build = ensure_index(name, settings, out)
+    manifest = read_manifest(settings.index_dir)
+    assert manifest is not None
+    index = load_index(settings.index_dir, manifest)
+    passages = [chunk.embed_text() for chunk in index.chunks]
+    sentences = sentence_texts(index.chunks)
+    passage_rate = raw_encode_rate(passages, args.raw_sample)
+    sentence_rate = raw_encode_rate(sentences, args.raw_sample)
+    raw_seconds = len(passages) / passage_rate + len(set(sentences)) / sentence_rate
+    figures: dict[str, Any] = {
+        "corpus": name,
+        "files": len(manifest["files"]),
+        "passages": manifest["n_chunks"],
+        "sentences": manifest["n_sentences"],
+        "build": build,
+        "build_chunks_per_s": build["chunks"] / build["seconds"],
+        "raw_encode_chunks_per_s": passage_rate,
+        "build_vs_raw_same_texts": raw_seconds / build["seconds"],
+        "build_vs_raw_chunks_only": (build["chunks"] / build["seconds"]) / passage_rate,
+    }
+    del index
+    figures.update(cold_starts(settings, questions[: args.cold_questions], args.runs))
+    figures.update(warm(settings, questions))
+    print(json.dumps(figures, indent=1), flush=True)
+    return figures
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        ("passages (chunks)", lambda r: f"{r['passages']:,}"),
+        ("cold start to first answer, median", lambda r: f"{r['cold_median_s']:.2f} s"),
+        (
+            "  its CPU time (user + system), median",
+            lambda r: f"{r['cold_cpu_median_s']:.2f} s" if "cold_cpu_median_s" in r else "-",
+        ),
+        ("warm ask p50 / p95", lambda r: f"{r['ask_p50_ms']:.1f} / {r['ask_p95_ms']:.1f} ms"),
+        ("floor p50 (encode + flat search)", lambda r: f"{r['floor_p50_ms']:.1f} ms"),
+        ("warm ask p50 / floor p50", lambda r: f"{r['ratio_p50']:.2f}x"),
+        (
+            "composer encode if uncached, p50",
+            lambda r: f"{r['composer_encode_uncached_p50_ms']:.0f} ms",
+        ),
+        ("build, chunks/s (incl. sentences)", lambda r: f"{r['build_chunks_per_s']:.1f}"),
+        ("raw model.encode, chunks/s", lambda r: f"{r['raw_encode_chunks_per_s']:.1f}"),
+        ("build / raw encode, same texts", lambda r: f"{r['build_vs_raw_same_texts']:.2f}x"),
+        ("serving process peak RSS", lambda r: f"{r['serving_rss_mb']:.0f} MB"),
+        ("FAISS index", lambda r: r["faiss_type"]),
+        (
+            "recall@10 / @50 vs exact",
+            lambda r: (
+                f"{r['recall@10']:.3f} / {r['recall@50']:.3f}" if "recall@10" in r else "exact"
+            ),
+        ),
+    ]
+    lines = ["| | " + " | ".join(r["corpus"] for r in results) + " |"]
+    lines.append("|---" * (len(results) + 1) + "|")
+    for label, cell in rows:
+        lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dev", type=Path, default=REPO.parent / "shared/benchmarks/medquad-dev")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks/out")
+    parser.add_argument("--corpora", default="seed,dev,synthetic")
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--synthetic-sentences", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5, help="cold-start processes per corpus")
+    parser.add_argument("--cold-questions", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=100, help="warm questions per corpus")
+    parser.add_argument("--raw-sample", type=int, default=256)
+    args = parser.parse_args()
+    args.out = args.out.resolve()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in args.corpora.split(","):
+        if name == "seed":
+            results.append(run_corpus("seed", REPO / "corpus", SEED_QUESTIONS, args))
+            continue
+        if not (args.dev / "corpus").is_dir():
+            raise FileNotFoundError(f"No dev corpus at {args.dev}/corpus: pass --dev.")
+        questions = dev_questions(args.dev, args.questions)
+        if name == "dev":
+            results.append(run_corpus("medquad-dev", args.dev / "corpus", questions, args))
+        elif name == "synthetic":
+            folder = args.out / f"synthetic-{args.passages}"
+            corpus = make_synthetic(
+                args.dev / "corpus", folder, args.passages, args.synthetic_sentences
+            )
+            results.append(run_corpus(f"synthetic-{args.passages}", corpus, questions, args))
+        else:
+            raise ValueError(f"Unknown corpus {name!r}: use seed, dev or synthetic.")
+        (args.out / "speed.json").write_text(json.dumps(results, indent=1))
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

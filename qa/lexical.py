@@ -1,0 +1,77 @@
+"""BM25 over the indexed texts (bm25s), built with the index and stored in it as one blob.
+
+Tokenising and indexing a large corpus takes seconds, so it is done at build time, not each
+time a process loads the index.
+"""
+
+from __future__ import annotations
+
+import io
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def _tokenize(texts: list[str]) -> Any:
+    import bm25s
+
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
+    )
+
+
+class LexicalRanker:
+    """BM25 scores of every indexed text for a query."""
+
+    def __init__(self, bm25: Any) -> None:
+        self._bm25 = bm25
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalRanker:
+        """Index ``texts`` (the same texts that are embedded: title, heading and passage)."""
+        import bm25s
+
+        bm25 = bm25s.BM25()
+        bm25.index(_tokenize(texts), show_progress=False)
+        return cls(bm25)
+
+    def to_bytes(self) -> bytes:
+        """The index as one .npz blob of bm25s' own saved files."""
+        with tempfile.TemporaryDirectory() as folder:
+            self._bm25.save(folder, show_progress=False)
+            files = {p.name: np.frombuffer(p.read_bytes(), dtype=np.uint8) for p in _files(folder)}
+        buffer = io.BytesIO()
+        np.savez(buffer, **files)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LexicalRanker:
+        """Load an index written by ``to_bytes``."""
+        import bm25s
+
+        with np.load(io.BytesIO(blob), allow_pickle=False) as files:
+            with tempfile.TemporaryDirectory() as folder:
+                for name in files.files:
+                    (Path(folder) / name).write_bytes(files[name].tobytes())
+                return cls(bm25s.BM25.load(folder, show_progress=False))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every text for ``query`` (zeros when no query term is known)."""
+        tokens = _tokenize([query])[0]
+        if not tokens:
+            return np.zeros(self._bm25.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+
+def _files(folder: str) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.is_file())
