@@ -1,12 +1,13 @@
-"""BM25 over the indexed texts (bm25s), built with the index and stored in it as one blob.
+"""Word-level matching: BM25 over the indexed texts (bm25s), and stem overlap of short strings.
 
-Tokenising and indexing a large corpus takes seconds, so it is done at build time, not each
-time a process loads the index.
+BM25 is built with the index and stored in it as one blob: tokenising and indexing a large
+corpus takes seconds, so it is done at build time, not each time a process loads the index.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -14,12 +15,32 @@ from typing import Any
 
 import numpy as np
 
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+    return frozenset(STOPWORDS_EN_PLUS)
+
+
+def stem_set(text: str) -> frozenset[str]:
+    """Snowball stems of the words of ``text`` that are not stop words."""
+    tokens = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in _stopwords()]
+    return frozenset(_stemmer().stemWords(tokens))
+
+
+def coverage(part: frozenset[str], whole: frozenset[str]) -> float:
+    """Share of the stems of ``part`` (a title, a heading) that occur in ``whole`` (a question)."""
+    return len(part & whole) / len(part) if part else 0.0
 
 
 def _tokenize(texts: list[str]) -> Any:

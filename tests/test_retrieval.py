@@ -1,0 +1,92 @@
+"""The retriever on a small titled, sectioned corpus: headings, titles, shared boilerplate."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.chat import Chatbot
+from qa.lexical import stem_set
+from qa.retrieval import WEIGHTS, Retriever, aspect_of
+
+# The same paragraph closes both documents, as publisher boilerplate does.
+BOILERPLATE = (
+    "The Garden Institute funds laboratory studies of plant pathogens and field trials of "
+    "resistant cultivars, hoping to find better ways to protect gardens."
+)
+
+DOCUMENTS = {
+    "fernwort-blight.txt": (
+        "Fernwort Blight\n\n"
+        "Overview\n\n"
+        "Fernwort blight is a fungal disease of ferns. It spreads in damp shade and is hard "
+        "to control once established.\n\n"
+        "Symptoms\n\n"
+        "Fronds develop brown spots that merge into dry patches, and young shoots wilt.\n\n"
+        "Treatment\n\n"
+        "Gardeners cut away infected fronds, burn them, and spray the remaining plants with "
+        "copper soap every two weeks until new growth stays clean.\n\n"
+        f"Research\n\n{BOILERPLATE}\n"
+    ),
+    "copper-leaf-rot.txt": (
+        "Copper Leaf Rot\n\n"
+        "Overview\n\n"
+        "Copper leaf rot is a bacterial disease of maples that turns leaves the colour of "
+        "old pennies.\n\n"
+        "Causes\n\n"
+        "The bacteria enter through pruning wounds and spread in rain splash.\n\n"
+        f"Research\n\n{BOILERPLATE}\n"
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def garden(tmp_path_factory: pytest.TempPathFactory) -> Chatbot:
+    base = tmp_path_factory.mktemp("garden")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    for name, text in DOCUMENTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return Chatbot.from_corpus(corpus, base / "index")
+
+
+def test_section_heading_answers_the_aspect_asked_about(garden: Chatbot) -> None:
+    top = garden.retrieve("What are the treatments for Fernwort Blight?", k=3)[0]
+    assert (top.source, top.section) == ("fernwort-blight.txt", "Treatment")
+    top = garden.retrieve("What causes copper leaf rot?", k=3)[0]
+    assert (top.source, top.section) == ("copper-leaf-rot.txt", "Causes")
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        ("What research is being done for Copper Leaf Rot?", "copper-leaf-rot.txt"),
+        ("What research is being done for Fernwort Blight?", "fernwort-blight.txt"),
+    ],
+)
+def test_shared_boilerplate_resolves_to_the_document_named(
+    garden: Chatbot, question: str, source: str
+) -> None:
+    top = garden.retrieve(question, k=3)[0]
+    assert (top.source, top.section, top.text) == (source, "Research", BOILERPLATE)
+
+
+def test_passages_quote_the_file_exactly(garden: Chatbot) -> None:
+    passages = garden.retrieve("How do fronds change?", k=10)
+    assert passages
+    for passage in passages:
+        text = (garden.settings.corpus_dir / passage.source).read_text(encoding="utf-8")
+        assert text[passage.start : passage.end] == passage.text
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_aspect_is_the_question_without_its_topic() -> None:
+    topic = stem_set("Fernwort Blight")
+    assert aspect_of("What are the treatments for fernwort blight?", topic) == (
+        "What are the treatments for"
+    )
+
+
+def test_weights_must_match_the_features(garden: Chatbot) -> None:
+    retriever = garden.retriever
+    with pytest.raises(ValueError, match="one number for each"):
+        Retriever(retriever.index, retriever.embedder, WEIGHTS[:-1])
