@@ -190,6 +190,7 @@ def export_onnx(model: SentenceTransformer, folder: Path) -> None:
     axes = {name: {0: "batch", 1: "tokens"} for name in [*names, "hidden"]}
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    staging.chmod(0o755)  # mkdtemp makes it private; the cache may serve other users
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tracer notes on shape checks that do not apply
