@@ -353,7 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         [q for q in questions if args.half in ("all", q.half)] if not args.tune else dev,
         None if args.tune else args.limit,
     )
-    results = {name: run(system, chosen) for name, system in systems(retriever).items()}
+    results = {}
+    for name, system in systems(retriever).items():
+        results[name] = run(system, chosen)
+        print(f"ran {name} on {len(chosen)} questions", flush=True)
     answers = None if args.no_answers else answer_all(Chatbot(retriever, settings), chosen)
 
     print(f"\nWEIGHTS {dict(zip(FEATURES, retriever.weights.tolist(), strict=True))}")
