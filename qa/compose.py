@@ -112,7 +112,12 @@ CUES: dict[str, re.Pattern[str]] = {
         r"|prefer|used to|relief|outcome)",
         re.I,
     ),
-    "timing": re.compile(r"\b(when|after|before|once|until|if|immediately|following)\b", re.I),
+    "timing": re.compile(
+        r"\b(when|after|before|once|until|if|immediately|following|every|daily|weekly|monthly"
+        r"|morning|afternoon|evening|night|dawn|dusk|noon|midnight|(mon|tues|wednes|thurs|fri"
+        r"|satur|sun)day|\d)",
+        re.I,
+    ),
     "comparison": re.compile(r"\b(unlike|whereas|while|instead|rather|differ|compared)", re.I),
 }
 # Types whose answer must contain its cue: without one, the documents do not answer.

@@ -46,14 +46,18 @@ class Lexicon:
     def knows(self, word: str) -> bool:
         """Whether the corpus uses ``word``, a form of it, or defines it as an acronym."""
         lowered = word.lower()
-        if lowered in self._known or stems([lowered])[0] in self._known_stems:
+        if self._has_form(lowered):
             return True
         return any(shares_stem(lowered, known) for known in self._by_initial.get(lowered[:1], []))
+
+    def _has_form(self, lowered: str) -> bool:
+        """The corpus uses this word or another with the same stem ('clean' for 'cleans')."""
+        return lowered in self._known or stems([lowered])[0] in self._known_stems
 
     def correct_word(self, word: str) -> str:
         """``word`` itself when known or short, else its closest corpus word (if close)."""
         lowered = word.lower()
-        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or lowered in self._known:
+        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or self._has_form(lowered):
             return word
         from rapidfuzz import fuzz, process
 
