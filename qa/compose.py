@@ -471,12 +471,20 @@ def _assemble(
     scores: np.ndarray,
     yes_no: bool,
 ) -> Answer:
-    """Join runs of neighbouring sentences into quotes; number sources by first use."""
+    """Join runs of neighbouring sentences of one paragraph into quotes; number sources by
+    first use."""
     previous = _previous(sentences)
     runs: list[list[int]] = []
     for i in sorted(chosen):
-        same_passage = runs and sentences[runs[-1][-1]].passage == sentences[i].passage
-        if runs and previous[i] == runs[-1][-1] and same_passage:
+        last = sentences[runs[-1][-1]] if runs else None
+        passage = sentences[i].passage
+        same_paragraph = (
+            last is not None
+            and last.passage == passage
+            and "\n"
+            not in passage.text[last.end - passage.start : sentences[i].start - passage.start]
+        )
+        if runs and previous[i] == runs[-1][-1] and same_paragraph:
             runs[-1].append(i)
         else:
             runs.append([i])
