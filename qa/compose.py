@@ -357,7 +357,7 @@ def compose(
         return Answer(question, NOT_COVERED, [], True, query, kind)
 
     chosen = _choose(best, scores, own, chains, previous, sentences, terms, has_cue)
-    return _assemble(question, query, kind, sentences, chosen, scores, yes_no)
+    return _assemble(question, query, kind, sentences, previous, chosen, scores, yes_no)
 
 
 def _defines(subject: list[str], text: str) -> bool:
@@ -467,13 +467,13 @@ def _assemble(
     query: str,
     kind: str,
     sentences: list[Sentence],
+    previous: list[int | None],
     chosen: set[int],
     scores: np.ndarray,
     yes_no: bool,
 ) -> Answer:
     """Join runs of neighbouring sentences of one paragraph into quotes; number sources by
     first use."""
-    previous = _previous(sentences)
     runs: list[list[int]] = []
     for i in sorted(chosen):
         last = sentences[runs[-1][-1]] if runs else None

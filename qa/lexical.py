@@ -15,14 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from qa.text import stemmer
+
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Any:
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +30,7 @@ def _stopwords() -> frozenset[str]:
 def stem_set(text: str) -> frozenset[str]:
     """Snowball stems of the words of ``text`` that are not stop words."""
     tokens = [w for w in (m.lower() for m in _WORD.findall(text)) if w not in _stopwords()]
-    return frozenset(_stemmer().stemWords(tokens))
+    return frozenset(stemmer().stemWords(tokens))
 
 
 def coverage(part: frozenset[str], whole: frozenset[str]) -> float:
@@ -47,7 +42,7 @@ def _tokenize(texts: list[str]) -> Any:
     import bm25s
 
     return bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False
+        texts, stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False
     )
 
 

@@ -43,7 +43,8 @@ def content_words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> Any:
+def stemmer() -> Any:
+    """The process's English Snowball stemmer (PyStemmer), shared by every word matcher."""
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -51,7 +52,7 @@ def _stemmer() -> Any:
 
 def stems(tokens: list[str]) -> list[str]:
     """Snowball stems, so 'causes', 'caused' and 'causing' match."""
-    return list(_stemmer().stemWords(tokens))
+    return list(stemmer().stemWords(tokens))
 
 
 def shares_stem(term: str, word: str) -> bool:
