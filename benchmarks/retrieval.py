@@ -42,7 +42,6 @@ sys.path.insert(0, str(ROOT))
 
 from qa.chat import Chatbot  # noqa: E402
 from qa.chunking import Chunk  # noqa: E402
-from qa.compose import compose  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import get_embedder  # noqa: E402
 from qa.index import open_index  # noqa: E402
@@ -58,6 +57,7 @@ class Question:
     gold: Span
     same_text_golds: tuple[Span, ...]  # gold spans of every question worded exactly like this
     half: str
+    shared: bool  # the gold text also stands in other sections (boilerplate)
 
 
 def half_of(source: str) -> str:
@@ -77,6 +77,7 @@ def load_questions(path: Path) -> list[Question]:
             gold=(row["source"], row["start"], row["end"]),
             same_text_golds=tuple(by_text[_normal(row["question"])]),
             half=half_of(row["source"]),
+            shared=bool(row.get("duplicates")),
         )
         for n, row in enumerate(rows)
     ]
@@ -156,13 +157,11 @@ class AnswerOutcome:
 
 
 def answer_all(bot: Chatbot, questions: list[Question]) -> list[AnswerOutcome]:
-    """Answer every question as Chatbot.answer does: retrieve top_k passages, then compose."""
-    settings = bot.settings
+    """Answer every question as ``qa.ask`` does (Chatbot.answer: spelling, retrieval, compose)."""
     outcomes = []
     for question in questions:
-        passages = bot.retriever.retrieve(question.text, settings.top_k)
-        answer = compose(question.text, passages, bot.retriever.embedder, settings.min_similarity)
-        top = passages[0]
+        answer = bot.answer(question.text)
+        top = bot.retriever.retrieve(answer.query, 1)[0]
         top_span = (top.source, top.start, top.end)
         if answer.citations:
             first = answer.citations[0]
@@ -364,13 +363,22 @@ def main(argv: list[str] | None = None) -> int:
         "(any): also counting the gold span of an identically worded question; "
         f"hit@1 ceiling from identical wordings: {ceiling(chosen, index.chunks):.3f}\n"
     )
-    for half in ("all", "dev", "heldout"):
-        picked = [i for i, q in enumerate(chosen) if half in ("all", q.half)]
-        if not picked or (half != "all" and len(picked) == len(chosen)):
+    groups = {
+        "all": lambda q: True,
+        "dev": lambda q: q.half == "dev",
+        "heldout": lambda q: q.half == "heldout",
+        "worded uniquely (no other question has the same words; all halves)": lambda q: (
+            len(q.same_text_golds) == 1
+        ),
+        "shared text (gold text also in other sections; all halves)": lambda q: q.shared,
+    }
+    for title, wanted in groups.items():
+        picked = [i for i, q in enumerate(chosen) if wanted(q)]
+        if not picked or (title != "all" and len(picked) == len(chosen)):
             continue
         print(
             report(
-                half,
+                title,
                 [chosen[i] for i in picked],
                 {name: [outcomes[i] for i in picked] for name, outcomes in results.items()},
                 [answers[i] for i in picked] if answers else None,

@@ -25,6 +25,9 @@ NOT_COVERED = (
 MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for context
 PASSAGES_READ = 8  # how many top passages the composer takes sentences from
 SIMILAR_MARGIN = 0.12  # extra sentences must score within this of the best one
+# Weight of a sentence's passage's retrieval score above the top passage's: the retriever's
+# title and heading match says which passage is about the question better than one sentence.
+PASSAGE_WEIGHT = 1.0
 ADJACENT_BONUS = 0.1  # a sentence next to a chosen one reads on from it
 DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add nothing
 # Share of the question's subject words the evidence must contain or mean: half, and two
@@ -121,7 +124,7 @@ CUES: dict[str, re.Pattern[str]] = {
     "comparison": re.compile(r"\b(unlike|whereas|while|instead|rather|differ|compared)", re.I),
 }
 # Types whose answer must contain its cue: without one, the documents do not answer.
-REQUIRED_CUES = frozenset({"duration", "statistic", "timing"})
+REQUIRED_CUES = frozenset({"duration", "statistic", "timing", "treatment"})
 CUE_BONUS = 0.08
 COVERAGE_WEIGHT = 0.4  # weight of the (rarity-weighted) share of question words a sentence has
 # Question words naming the kind of answer wanted, not its subject.
@@ -192,7 +195,6 @@ class Sentence:
     start: int
     end: int
     text: str
-    rank: int  # position of its passage in the retrieval order
 
 
 def question_type(question: str) -> str:
@@ -228,12 +230,12 @@ def coverage(terms: list[str], text: str) -> float:
 def _sentences(passages: list[Passage]) -> list[Sentence]:
     """Sentences of the top passages, each once, in (source, position) order."""
     found: dict[tuple[str, int], Sentence] = {}
-    for rank, passage in enumerate(passages[:PASSAGES_READ]):
+    for passage in passages[:PASSAGES_READ]:
         for start, end in passage.sentences:
             key = (passage.source, start)
             if key not in found:
                 text = passage.text[start - passage.start : end - passage.start]
-                found[key] = Sentence(passage, start, end, text, rank)
+                found[key] = Sentence(passage, start, end, text)
     return [found[key] for key in sorted(found)]
 
 
@@ -327,11 +329,15 @@ def compose(
     ]
     weights = _weights(terms, matched)
     cue = CUES.get(kind)
-    has_cue = [bool(cue and cue.search(text)) for text in in_context]
+    has_cue = [
+        bool(cue and cue.search(f"{text} {s.passage.section}"))
+        for text, s in zip(in_context, sentences, strict=True)
+    ]
     subject = [
         w for w in subject_words(query) if len(w) >= 4 or lexicon is None or lexicon.knows(w)
     ]
     defines = [kind == "definition" and _defines(subject, s.text) for s in sentences]
+    times = [_time_fit(query, text) for text in in_context]
     scores = np.array(
         [
             similarity[i]
@@ -340,7 +346,7 @@ def compose(
             + (CUE_BONUS if has_cue[i] else 0.0)
             + (CUE_BONUS if defines[i] else 0.0)
             + _time_fit(query, in_context[i])
-            - 0.015 * s.rank
+            + PASSAGE_WEIGHT * (s.passage.score - passages[0].score)
             for i, s in enumerate(sentences)
         ]
     )
@@ -353,10 +359,14 @@ def compose(
     support = _subject_support(subject, evidence, embedder, lexicon)
     yes_no = bool(_YES_NO.match(query.strip()))
     needed = MIN_COVERAGE_YESNO if yes_no else MIN_COVERAGE
-    if similarity[best] < min_similarity or support is None or support < needed:
+    # A sentence may lean on its title and heading for its subject ("The prognosis for MLD is
+    # poor." under "Metachromatic Leukodystrophy - Outlook"): its passage is judged whole.
+    relevance = max(float(similarity[best]), passage.similarity)
+    if relevance < min_similarity or support is None or support < needed:
         return Answer(question, NOT_COVERED, [], True, query, kind)
 
-    chosen = _choose(best, scores, own, chains, previous, sentences, terms, has_cue)
+    off_time = {i for i, fit in enumerate(times) if fit < 0}
+    chosen = _choose(best, scores, own, chains, previous, sentences, terms, has_cue, off_time)
     return _assemble(question, query, kind, sentences, previous, chosen, scores, yes_no)
 
 
@@ -410,6 +420,7 @@ def _choose(
     sentences: list[Sentence],
     terms: list[str],
     has_cue: list[bool],
+    off_time: set[int],
 ) -> set[int]:
     """The best sentence with what it leans on, then up to two more that add to it.
 
@@ -436,8 +447,10 @@ def _choose(
         base = coverage(terms, covered())
         best_extra, best_value = None, scores[best] - SIMILAR_MARGIN
         for i in range(len(sentences)):
-            if i in group or any(j not in group for j in chains[i]):
-                continue  # a 'This ...' sentence without what it refers to would mislead
+            if i in group or i in off_time or any(j not in group for j in chains[i]):
+                continue  # off the time asked, or a 'This ...' sentence without its subject
+            if _ANNOUNCES.search(sentences[i].text):
+                continue  # 'stems from several origins.' says nothing without what follows
             if max(float(vectors[i] @ vectors[j]) for j in group) > DUPLICATE_SIMILARITY:
                 continue
             value = scores[i] + COVERAGE_GAIN * max(
@@ -474,27 +487,34 @@ def _assemble(
 ) -> Answer:
     """Join runs of neighbouring sentences of one paragraph into quotes; number sources by
     first use."""
-    runs: list[list[int]] = []
+    runs: list[tuple[list[int], Passage]] = []  # sentence indices and a passage holding them
     for i in sorted(chosen):
-        last = sentences[runs[-1][-1]] if runs else None
-        passage = sentences[i].passage
-        same_paragraph = (
-            last is not None
-            and last.passage == passage
-            and "\n"
-            not in passage.text[last.end - passage.start : sentences[i].start - passage.start]
-        )
-        if runs and previous[i] == runs[-1][-1] and same_paragraph:
-            runs[-1].append(i)
+        sentence = sentences[i]
+        joined = None
+        if runs and previous[i] == runs[-1][0][-1]:
+            start = sentences[runs[-1][0][0]].start
+            # Overlapping chunks: the run may have begun in the other passage.
+            joined = next(
+                (
+                    p
+                    for p in (runs[-1][1], sentence.passage)
+                    if p.start <= start
+                    and sentence.end <= p.end
+                    and "\n"
+                    not in p.text[sentences[i - 1].end - p.start : sentence.start - p.start]
+                ),
+                None,
+            )
+        if joined is not None:
+            runs[-1] = ([*runs[-1][0], i], joined)
         else:
-            runs.append([i])
-    runs.sort(key=lambda run: (-max(scores[i] for i in run), run[0]))
+            runs.append(([i], sentence.passage))
+    runs.sort(key=lambda run: (-max(scores[i] for i in run[0]), run[0][0]))
 
     citations: list[Citation] = []
     parts: list[str] = [YES_NO_LEAD_IN] if yes_no else []
-    for run in runs:
+    for run, passage in runs:
         first, last = sentences[run[0]], sentences[run[-1]]
-        passage = first.passage
         quote = passage.text[first.start - passage.start : last.end - passage.start]
         citation = Citation(
             n=len(citations) + 1,
