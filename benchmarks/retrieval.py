@@ -370,7 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         "worded uniquely (no other question has the same words; all halves)": lambda q: (
             len(q.same_text_golds) == 1
         ),
-        "shared text (gold text also in other sections; all halves)": lambda q: q.shared,
+        "shared text, worded uniquely (gold text also stands elsewhere; all halves)": lambda q: (
+            q.shared and len(q.same_text_golds) == 1
+        ),
     }
     for title, wanted in groups.items():
         picked = [i for i, q in enumerate(chosen) if wanted(q)]
