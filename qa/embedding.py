@@ -293,6 +293,12 @@ class Embedder:
         with self._lock:
             self._known[owner] = known
 
+    def forget_recent(self) -> None:
+        """Drop the recently encoded texts (remembered index sentences stay): benchmarks time
+        uncached questions with this."""
+        with self._lock:
+            self._recent.clear()
+
     def encode(
         self,
         texts: list[str],
