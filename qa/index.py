@@ -44,6 +44,10 @@ from qa.logs import Stopwatch
 log = logging.getLogger(__name__)
 
 FORMAT = 2
+# Version of what a corpus reads as (loading, chunking, duplicate handling): bump it when a
+# change gives the same files other chunks, so indexes built by older code are rebuilt
+# rather than silently reused.
+READER = 2
 MANIFEST = "manifest.json"
 # What reading a truncated, corrupt or hand-edited index can raise (then it is rebuilt).
 DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError)
@@ -309,6 +313,7 @@ def build_index(
         "model": settings.model,
         "dimension": int(vectors.shape[1]),
         "chunking": settings.chunking_key(),
+        "reader": READER,
         "corpus": str(root),
         "files": files,
         "n_chunks": len(chunks),
@@ -354,6 +359,8 @@ def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
         return f"model changed ({manifest.get('model')} -> {settings.model})"
     if manifest.get("chunking") != settings.chunking_key():
         return "chunking settings changed"
+    if manifest.get("reader") != READER:
+        return "document reading or chunking changed"
     return None
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from qa.config import Settings
 from qa.embedding import get_embedder
-from qa.index import MANIFEST, open_index
+from qa.index import MANIFEST, READER, open_index
 
 
 def _settings(corpus: Path, tmp_path: Path) -> Settings:
@@ -106,6 +106,23 @@ def test_changed_chunk_settings_trigger_rebuild(small_corpus: Path, tmp_path: Pa
     smaller = settings.with_overrides(chunk_words=8)
     rebuilt = open_index(smaller, embedder)
     assert rebuilt.manifest["chunking"]["chunk_words"] == 8
+    assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
+
+
+def test_index_from_older_reading_code_is_rebuilt(
+    small_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(small_corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    open_index(settings, embedder)
+    path = settings.index_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    del manifest["reader"]  # as written before the reader version existed
+    path.write_text(json.dumps(manifest))
+    with caplog.at_level("INFO", logger="qa.index"):
+        rebuilt = open_index(settings, embedder)
+    assert "document reading or chunking changed" in caplog.text
+    assert rebuilt.manifest["reader"] == READER
     assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
 
 
