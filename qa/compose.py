@@ -345,7 +345,7 @@ def compose(
             + 0.05 * coverage(terms, s.passage.title)
             + (CUE_BONUS if has_cue[i] else 0.0)
             + (CUE_BONUS if defines[i] else 0.0)
-            + _time_fit(query, in_context[i])
+            + times[i]
             + PASSAGE_WEIGHT * (s.passage.score - passages[0].score)
             for i, s in enumerate(sentences)
         ]
@@ -492,7 +492,7 @@ def _assemble(
         sentence = sentences[i]
         joined = None
         if runs and previous[i] == runs[-1][0][-1]:
-            start = sentences[runs[-1][0][0]].start
+            start, last = sentences[runs[-1][0][0]].start, sentences[runs[-1][0][-1]]
             # Overlapping chunks: the run may have begun in the other passage.
             joined = next(
                 (
@@ -500,8 +500,7 @@ def _assemble(
                     for p in (runs[-1][1], sentence.passage)
                     if p.start <= start
                     and sentence.end <= p.end
-                    and "\n"
-                    not in p.text[sentences[i - 1].end - p.start : sentence.start - p.start]
+                    and "\n" not in p.text[last.end - p.start : sentence.start - p.start]
                 ),
                 None,
             )
