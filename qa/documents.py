@@ -6,25 +6,19 @@ checked against its source: ``document.text[start:end]``.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import logging
 import os
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = {".txt", ".md", ".markdown"}
 MAX_FILE_BYTES = 20 * 2**20  # larger files are skipped with a warning (see README, Limits)
-HEADING_MAX_WORDS = 14
-HEADING_MAX_CHARS = 120
 
-_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
-_MD_HEADING = re.compile(r"^[ \t]{0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
-_CLOSING = tuple(".,;:!")
+# A block of a document as its reader found it: (start, end, heading text), where the heading
+# text is None for a paragraph. Spans index the document's text.
+Block = tuple[int, int, "str | None"]
 
 
 @dataclass(frozen=True)
@@ -46,137 +40,42 @@ class Document:
     sha256: str  # of the raw bytes, for staleness checks
 
 
-def is_heading(line: str) -> bool:
-    """A short single line that starts like a title and does not end like a sentence."""
-    stripped = line.strip()
-    if not stripped or "\n" in stripped or len(stripped) > HEADING_MAX_CHARS:
-        return False
-    if len(stripped.split()) > HEADING_MAX_WORDS or stripped.endswith(_CLOSING):
-        return False
-    first = stripped[0]
-    return (first.isalpha() and first.isupper()) or first.isdigit()
+def assemble(source: str, text: str, blocks: list[Block]) -> Document:
+    """A Document from a reader's blocks: a heading first is the title, the others open sections.
 
-
-def _blocks(text: str) -> Iterator[tuple[int, int, bool]]:
-    """Yield (start, end, is_markdown_heading) for every non-blank block, stripped."""
-    pieces: list[tuple[int, int, bool]] = []
-    cursor = 0
-    for match in _MD_HEADING.finditer(text):
-        pieces.extend(_plain_blocks(text, cursor, match.start()))
-        pieces.append((match.start(2), match.end(2), True))
-        cursor = match.end()
-    pieces.extend(_plain_blocks(text, cursor, len(text)))
-    yield from pieces
-
-
-def _plain_blocks(text: str, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
-    cursor = start
-    for gap in _BLANK_LINE.finditer(text, start, end):
-        yield from _strip_span(text, cursor, gap.start())
-        cursor = gap.end()
-    yield from _strip_span(text, cursor, end)
-
-
-def _strip_span(text: str, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    if end > start:
-        yield (start, end, False)
-
-
-def parse_document(source: str, text: str, sha256: str = "") -> Document:
-    """Split decoded text into title, sections and paragraph spans.
-
-    Headings with nothing under them (such as a trailing list of related article titles) are
-    not sections: they carry no content and must never be used as evidence.
+    Without a title the file name stands in. Headings with nothing under them (such as a
+    trailing list of related article titles) are not sections: they carry no content and must
+    never be used as evidence.
     """
-    blocks = list(_blocks(text))
     title = ""
-    if blocks and (blocks[0][2] or is_heading(text[blocks[0][0] : blocks[0][1]])):
-        title = text[blocks[0][0] : blocks[0][1]]
-        blocks = blocks[1:]
+    if blocks and blocks[0][2] is not None:
+        title, blocks = blocks[0][2], blocks[1:]
     if not title:
         title = Path(source).stem.replace("_", " ").replace("-", " ").strip() or source
-
     sections: list[Section] = []
     heading = ""
     paragraphs: list[tuple[int, int]] = []
-    for start, end, markdown in blocks:
-        if markdown or is_heading(text[start:end]):
+    for start, end, block_heading in blocks:
+        if block_heading is not None:
             if paragraphs:
                 sections.append(Section(heading, tuple(paragraphs)))
-            heading, paragraphs = text[start:end], []
+            heading, paragraphs = block_heading, []
         else:
             paragraphs.append((start, end))
     if paragraphs:
         sections.append(Section(heading, tuple(paragraphs)))
-    return Document(source=source, title=title, text=text, sections=tuple(sections), sha256=sha256)
-
-
-_BOMS = (  # longest first: a UTF-32 LE mark begins like a UTF-16 LE one
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-MAX_NON_ASCII_LETTERS = 0.2  # above this share, Windows-1252 is unlikely to be the encoding
-
-
-def decode(data: bytes, name: str) -> str | None:
-    """Decode a file's bytes; None (with a warning naming the file) when it is not text.
-
-    Order: a byte-order mark, then UTF-8, then Windows-1252 when that reads as mostly-ASCII
-    Latin text, then charset-normalizer's guess. Windows-1252 comes before the guess because
-    detection is unreliable on short Western text (a French paragraph in cp1252 is guessed as
-    cp1257 or mac_latin2), while legacy Western files are nearly always cp1252 or Latin-1.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding)
-            except UnicodeDecodeError:
-                break
-    if b"\x00" in data[:8192]:
-        log.warning("skipping %s: binary file (contains NUL bytes)", name)
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    text = _as_western(data)
-    encoding = "cp1252"
-    if text is None:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is None:
-            log.warning("skipping %s: not text in any known encoding", name)
-            return None
-        text, encoding = str(best), best.encoding
-    log.warning("%s is not UTF-8; decoded as %s (save it as UTF-8 to be sure)", name, encoding)
-    return text
-
-
-def _as_western(data: bytes) -> str | None:
-    """``data`` as Windows-1252 when it decodes and its letters are mostly ASCII, else None."""
-    try:
-        text = data.decode("cp1252")
-    except UnicodeDecodeError:
-        return None
-    letters = [char for char in text if char.isalpha()]
-    foreign = sum(not char.isascii() for char in letters)
-    return text if letters and foreign <= MAX_NON_ASCII_LETTERS * len(letters) else None
+    return Document(source=source, title=title, text=text, sections=tuple(sections), sha256="")
 
 
 def corpus_files(folder: Path) -> list[Path]:
-    """Text and Markdown files under ``folder``, sorted; links leading outside are ignored.
+    """Files under ``folder`` in a format the corpus reads, sorted; links leading outside are
+    ignored.
 
     Hidden files and folders are skipped; linked folders are not descended into (pathlib's
     rglob does not follow them), and a linked file counts only if it resolves inside.
     """
+    from qa.readers import SUFFIXES
+
     root = folder.resolve()
     found: list[Path] = []
     for path in sorted(root.rglob("*")):
@@ -242,18 +141,26 @@ def file_sha256(path: Path) -> str | None:
 
 
 def document_from_bytes(name: str, data: bytes) -> Document | None:
-    """The parsed document of one file's bytes, or None (with a warning) when unusable."""
-    text = decode(data, name)
-    if text is None:
+    """The document read from one file's bytes by its format's reader, or None (with a
+    warning naming the file and the reason) when it cannot be used."""
+    from qa.readers import Unreadable, reader_for
+
+    reader = reader_for(name)
+    if reader is None:
+        log.warning("skipping %s: not a format the corpus reads", name)
         return None
-    if not text.strip():
+    try:
+        document = reader(name, data)
+    except Unreadable as problem:
+        log.warning("skipping %s: %s", name, problem)
+        return None
+    if not document.text.strip():
         log.warning("skipping %s: empty file", name)
         return None
-    document = parse_document(name, text, hashlib.sha256(data).hexdigest())
     if not document.sections:
         log.warning("skipping %s: no paragraphs of text found", name)
         return None
-    return document
+    return replace(document, sha256=hashlib.sha256(data).hexdigest())
 
 
 def load_file(path: Path, root: Path) -> Document | None:

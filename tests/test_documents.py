@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from qa.chunking import chunk_document
-from qa.documents import is_heading, load_corpus, parse_document
+from qa.documents import load_corpus
+from qa.readers import markdown, plain
 from tests.conftest import SEED_CORPUS
 
 
@@ -47,26 +48,85 @@ def test_trailing_link_list_is_not_content() -> None:
 
 
 def test_markdown_headings_and_filename_title(tmp_path: Path) -> None:
-    doc = parse_document("notes/care.md", "# Kettle Care\n\n## Descaling\nUse vinegar monthly.\n")
+    doc = markdown.parse("notes/care.md", "# Kettle Care\n\n## Descaling\nUse vinegar monthly.\n")
     assert doc.title == "Kettle Care"
     assert [s.heading for s in doc.sections] == ["Descaling"]
-    untitled = parse_document("my_notes.txt", "This file has only one sentence of text.\n")
+    untitled = plain.parse("my_notes.txt", "This file has only one sentence of text.\n")
     assert untitled.title == "my notes"
     assert untitled.sections[0].heading == ""
 
 
+def test_markdown_is_parsed_not_guessed() -> None:
+    text = (
+        "---\ntitle: front matter\n---\n"
+        "Intro with **bold** text.\n\n"
+        "Setext Heading\n--------------\n\n"
+        "- first item\n- second item\n  carried on\n\n"
+        "```\n# a comment in code, not a heading\n```\n"
+    )
+    doc = markdown.parse("guide.md", text)
+    assert doc.title == "guide"  # front matter is skipped, and the first block is text
+    assert [s.heading for s in doc.sections] == ["", "Setext Heading"]
+    paragraphs = [doc.text[a:b] for s in doc.sections for a, b in s.paragraphs]
+    assert paragraphs == [
+        "Intro with **bold** text.",
+        "- first item",
+        "- second item\n  carried on",
+        "```\n# a comment in code, not a heading\n```",
+    ]
+
+
+ARTICLE = """A Study of Coughs in Adults
+
+https://example.org/articles/123
+
+SHA: edfe02a438fa9b667313da8f03614303fc2a4a14
+
+Authors: Doe, Jane; Roe, Richard
+Date: 2018-02-02
+DOI: 10.1111/irv.12538
+License: cc-by
+
+Abstract: Coughs were common.
+
+Text: Most adults coughed in winter.
+
+There was season-to-season variability in the leading causes of
+
+The findings of our study show that coughs matter.
+"""
+
+
+def test_article_metadata_and_cut_off_lines_are_not_headings() -> None:
+    doc = plain.parse("cough.txt", ARTICLE)
+    assert doc.title == "A Study of Coughs in Adults"
+    assert [s.heading for s in doc.sections] == [""]  # one section: the article has no headings
+    paragraphs = [doc.text[a:b] for s in doc.sections for a, b in s.paragraphs]
+    assert "SHA: edfe02a438fa9b667313da8f03614303fc2a4a14" in paragraphs
+    assert "There was season-to-season variability in the leading causes of" in paragraphs
+
+
 @pytest.mark.parametrize(
-    ("line", "expected"),
+    ("line", "after", "expected"),
     [
-        ("Causes of Denervation", True),
-        ("Spinal Muscular Atrophy: What Is the Prevalence?", True),
-        ("Denervation stems from several origins.", False),
-        ("- a bullet item", False),
-        ("lowercase start", False),
+        ("Causes of Denervation", "", True),
+        ("Spinal Muscular Atrophy: What Is the Prevalence?", "", True),
+        ("Optimization of the ELISA-array assay", "The spotted array layout.", True),
+        ("Denervation stems from several origins.", "", False),
+        ("- a bullet item", "", False),
+        ("lowercase start", "", False),
+        ("SHA: edfe02a438fa9b667313da8f03614303fc2a4a14", "", False),
+        ("License: cc-by", "", False),
+        ("Original Publication Date: 3/24/2020", "", False),
+        ("https://www.ncbi.nlm.nih.gov/pmc/articles/PMC5820427/", "", False),
+        ("DOI 10.1111/irv.12538", "", False),
+        ("There was season-to-season variability in the leading causes of", "", False),
+        ("The Spanish influenza pandemic of 1918", "which caused 50 million deaths.", False),
+        ("Jeffery K. Taubenberger and David M. Morens1-", "", False),
     ],
 )
-def test_heading_rule(line: str, expected: bool) -> None:
-    assert is_heading(line) is expected
+def test_heading_rule(line: str, after: str, expected: bool) -> None:
+    assert plain.is_heading(line, after) is expected
 
 
 def test_chunks_are_sentence_windows_inside_sections() -> None:
