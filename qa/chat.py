@@ -8,13 +8,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.compose import Answer, compose
+from qa.cleaning import clean_question, has_words
+from qa.compose import Answer, comparison, compose
 from qa.config import Settings, settings_from_env
 from qa.embedding import get_embedder
 from qa.index import open_index
 from qa.lexicon import Lexicon
 from qa.logs import Stopwatch
-from qa.questions import clean_question, has_words
+from qa.question import Question, analyse
 from qa.retrieval import Passage, Retriever
 from qa.text import content_words
 
@@ -46,7 +47,7 @@ QUESTION_SLACK = 4  # raw input may be this many times the limit before cleaning
 
 
 def check_question(question: object, limit: int) -> str:
-    """The question cleaned for searching (see qa.questions), or a ValueError saying what to do.
+    """The question cleaned for searching (see qa.cleaning), or a ValueError saying what to do.
 
     Over-long input is refused before any work is done on it, so a pasted book is answered
     with a message at once.
@@ -93,7 +94,10 @@ class Chatbot:
     ) -> None:
         self.retriever = retriever
         self.settings = settings
-        self.lexicon = lexicon or Lexicon(chunk.embed_text() for chunk in retriever.index.chunks)
+        chunks = retriever.index.chunks
+        self.lexicon = lexicon or Lexicon(
+            (c.embed_text() for c in chunks), (c.title for c in chunks)
+        )
         self.history: list[Turn] = []
         self._lock = threading.Lock()
 
@@ -120,9 +124,8 @@ class Chatbot:
 
     def retrieve(self, question: str, k: int = 10) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first (no conversation context)."""
-        return self.retriever.retrieve(
-            check_question(question, self.settings.max_question_chars), k
-        )
+        cleaned = check_question(question, self.settings.max_question_chars)
+        return self.retriever.retrieve(analyse(cleaned, self.lexicon), k)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question``, reading it in the light of this conversation's earlier turns."""
@@ -134,31 +137,36 @@ class Chatbot:
             return answer
 
     def answer(self, question: str, query: str | None = None) -> Answer:
-        """A stateless answer: retrieve for ``query`` (default the question) and compose."""
+        """A stateless answer: analyse ``question`` (read as ``query`` when given), retrieve
+        and compose. A comparison is answered with what the documents say of each thing."""
         timer = Stopwatch()
-        question = check_question(question, self.settings.max_question_chars)
-        query = self.lexicon.correct(query or question)
-        passages = self.retriever.retrieve(query, self.settings.top_k)
-        timer.lap("retrieve")
-        answer = compose(
-            question,
-            passages,
-            self.retriever.embedder,
-            self.settings.min_similarity,
-            query,
-            lexicon=self.lexicon,
+        analysed = analyse(
+            check_question(question, self.settings.max_question_chars), self.lexicon, query
         )
-        timer.lap("compose")
+        if analysed.compared:
+            parts = [
+                (thing, self._answer(analyse(f"What is {thing}?", self.lexicon)))
+                for thing in analysed.compared
+            ]
+            answer = comparison(analysed, parts)
+        else:
+            answer = self._answer(analysed)
+        timer.lap("answer")
         log.info(
             "answered",
             extra={
-                "question": question[:80],
+                "question": analysed.text[:80],
                 "abstained": answer.abstained,
                 "citations": len(answer.citations),
+                "confidence": answer.confidence,
                 **timer.fields(),
             },
         )
         return answer
+
+    def _answer(self, question: Question) -> Answer:
+        retrieval = self.retriever.search(question, self.settings.top_k)
+        return compose(question, retrieval, self.retriever, self.lexicon)
 
     def reset(self) -> None:
         """Forget this conversation."""

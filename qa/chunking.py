@@ -10,6 +10,16 @@ from qa.documents import Document
 
 Span = tuple[int, int]
 _WORD = re.compile(r"\S+")
+# A sentence that opens like this leans on the one before it ("This regeneration is slow",
+# "In this method, ...", "It ...").
+_ANAPHOR = re.compile(
+    r"^((it|its|they|their|here)\b|(\w+,?\s+){0,2}?(this|these|that|those|such)\b)", re.I
+)
+
+
+def leans_back(sentence: str) -> bool:
+    """Whether a sentence opens by pointing back at the one before it."""
+    return bool(_ANAPHOR.match(sentence))
 
 
 @dataclass(frozen=True)
@@ -66,8 +76,9 @@ def _cut_long(text: str, start: int, end: int, max_words: int) -> list[Span]:
 def chunk_document(document: Document, max_words: int = 120, overlap: int = 1) -> list[Chunk]:
     """Pack each section's sentences into windows of at most ``max_words`` words.
 
-    Neighbouring windows share ``overlap`` sentences so that an answer spanning a boundary is
-    still found whole in one chunk. Chunks never cross a section heading.
+    Neighbouring windows share ``overlap`` sentences (more when a window would otherwise open
+    with a sentence leaning on the one before it), so that an answer spanning a boundary is
+    still found whole in one chunk, with its subject. Chunks never cross a section heading.
     """
     text = document.text
     chunks: list[Chunk] = []
@@ -100,5 +111,10 @@ def chunk_document(document: Document, max_words: int = 120, overlap: int = 1) -
             )
             if last >= len(sentences):
                 break
-            first = max(first + 1, last - overlap)
+            following = max(first + 1, last - overlap)
+            # A window never opens with a sentence that leans on the one before it ("This
+            # technique ..."): it starts at the sentence that says what "this" is.
+            while following > first + 1 and leans_back(text[sentences[following][0] :]):
+                following -= 1
+            first = following
     return chunks

@@ -38,6 +38,11 @@ def coverage(part: frozenset[str], whole: frozenset[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Each text as BM25 sees it: stemmed words without stop words."""
+    return [list(tokens) for tokens in _tokenize(texts)]
+
+
 def _tokenize(texts: list[str]) -> Any:
     import bm25s
 
@@ -80,6 +85,37 @@ class LexicalRanker:
                 for name in files.files:
                     (Path(folder) / name).write_bytes(files[name].tobytes())
                 return cls(bm25s.BM25.load(folder, show_progress=False))
+
+    def tokens(self, text: str, indexed: bool = True) -> list[str]:
+        """The distinct terms of ``text`` (stemmed, no stop words), in order; with
+        ``indexed``, only those some indexed text has."""
+        found = dict.fromkeys(_tokenize([text])[0])
+        return [t for t in found if not indexed or t in self._bm25.vocab_dict]
+
+    def idf(self, tokens: list[str]) -> np.ndarray:
+        """BM25's inverse document frequency of each term (rarer terms weigh more; a term no
+        indexed text has weighs most)."""
+        indptr = self._bm25.scores["indptr"]
+        vocabulary = self._bm25.vocab_dict
+        df = np.array(
+            [
+                indptr[vocabulary[t] + 1] - indptr[vocabulary[t]] if t in vocabulary else 0
+                for t in tokens
+            ],
+            dtype=np.float64,
+        )
+        n = float(self._bm25.scores["num_docs"])
+        return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+    def contains(self, tokens: list[str], ids: np.ndarray) -> np.ndarray:
+        """A (len(ids), len(tokens)) table: whether indexed text ``ids[i]`` has term ``j``."""
+        scores = self._bm25.scores
+        table = np.zeros((len(ids), len(tokens)), dtype=bool)
+        for j, token in enumerate(tokens):
+            t = self._bm25.vocab_dict[token]
+            docs = scores["indices"][scores["indptr"][t] : scores["indptr"][t + 1]]
+            table[:, j] = np.isin(ids, docs)
+        return table
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every text for ``query`` (zeros when no query term is known)."""

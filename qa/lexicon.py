@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from qa.lexical import stem_set
 from qa.text import STOPWORDS, shares_stem, stems, words
 
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
@@ -28,7 +29,7 @@ class Lexicon:
     can still tell that the documents do not cover them.
     """
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str], titles: Iterable[str] = ()) -> None:
         vocabulary: dict[str, set[str]] = {}
         self.acronyms: dict[str, str] = {}
         for text in texts:
@@ -42,22 +43,40 @@ class Lexicon:
         self._by_initial = {k: sorted(v) for k, v in vocabulary.items()}
         self._known = {w for group in vocabulary.values() for w in group} | set(self.acronyms)
         self._known_stems = set(stems(sorted(self._known)))
+        self._titles: dict[str, list[frozenset[str]]] = {}  # stem -> stem sets of titles
+        for title in sorted(set(titles)):
+            title_stems = stem_set(title)
+            for stem in title_stems:
+                self._titles.setdefault(stem, []).append(title_stems)
+
+    def named_title(self, text: str) -> frozenset[str]:
+        """The stems of the document title that ``text`` names best (largest share of the
+        title's words, then most words), or an empty set when it names none."""
+        asked = stem_set(text)
+        candidates = {title for stem in asked for title in self._titles.get(stem, [])}
+        if not candidates:
+            return frozenset()
+        return max(
+            candidates,
+            key=lambda t: (len(t & asked) / len(t), len(t & asked), -len(t), sorted(t)),
+        )
 
     def knows(self, word: str) -> bool:
         """Whether the corpus uses ``word``, a form of it, or defines it as an acronym."""
         lowered = word.lower()
-        if self._has_form(lowered):
+        if self.uses(lowered):
             return True
         return any(shares_stem(lowered, known) for known in self._by_initial.get(lowered[:1], []))
 
-    def _has_form(self, lowered: str) -> bool:
+    def uses(self, word: str) -> bool:
         """The corpus uses this word or another with the same stem ('clean' for 'cleans')."""
+        lowered = word.lower()
         return lowered in self._known or stems([lowered])[0] in self._known_stems
 
     def correct_word(self, word: str) -> str:
         """``word`` itself when known or short, else its closest corpus word (if close)."""
         lowered = word.lower()
-        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or self._has_form(lowered):
+        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or self.uses(lowered):
             return word
         from rapidfuzz import fuzz, process
 

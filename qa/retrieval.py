@@ -1,38 +1,61 @@
-"""Ranking chunks for a question: dense (FAISS) and lexical (BM25) candidates, reranked.
+"""Ranking chunks for a question: dense (FAISS) and lexical (BM25) candidates, then a learned
+model's probability that a chunk holds the answer.
 
-Stage 1 takes the best chunks of each ranker. Stage 2 scores every candidate with a linear
-mix of five features that any corpus of titled, sectioned documents has:
-  dense    cosine of question and chunk (title, heading and text are embedded together)
-  lexical  BM25 of the same text, divided by the best BM25 score of the question
-  title    share of the document title's words that the question names; this is what sends
-           text shared by several documents (boilerplate) to the document asked about
-  heading  cosine of the question's aspect (the question without its topic, e.g.
-           'What are the treatments for') and the section heading ('Treatment')
-  heading_words  share of the heading's words that the question uses
+Stage 1 takes the best chunks of each ranker. Stage 2 describes every candidate by FEATURES
+and ranks by the model ``qa/models/passage.json`` (a small MLP fitted by ``benchmarks/train.py``
+on the dev halves of every dev corpus together): a passage's score is its share of the
+softmax over the candidates, the probability that it is the one holding the answer.
+  dense          cosine of the question and the chunk (title, heading and text embedded together)
+  sentence       the best cosine of the question and one sentence of the chunk (long chunks of
+                 long articles hide a one-sentence answer from the whole-chunk vector)
+  lexical        BM25 of the chunk, divided by the best BM25 score of the question
+  dense_rank     1 / (RRF_K + rank) of the chunk among the candidates by dense similarity
+  lexical_rank   the same by BM25 (so the model can fuse ranks as reciprocal-rank fusion does)
+  document       the best dense similarity of any candidate of the same document
+  document_lexical  the same for the lexical score
+  terms          share of the question's terms (weighted by rarity, BM25's idf) in the chunk
+  sentence_terms the best such share within one sentence of the chunk (terms found together)
+  title          share of the document title's words that the question names; this is what
+                 sends text shared by several documents (boilerplate) to the one asked about
+  heading        cosine of the question's aspect ('What are the treatments for') and the
+                 chunk's section heading ('Treatment'); 0 where the document has no headings
+  heading_words  share of the heading's words that the question uses (0 without a heading)
+  no_heading     1 for a chunk whose document gives it no heading, so the model can weigh
+                 the other features differently for text without structure
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
+from qa import learned
 from qa.chunking import Span
 from qa.embedding import Embedder
 from qa.index import Index, sentence_texts
-from qa.lexical import coverage, stem_set
+from qa.lexical import coverage, stem_set, tokenize
+from qa.question import Question
 
-INTRODUCTION = "Overview"  # what text before the first heading is matched as
 CANDIDATES = 50  # chunks taken from each ranker before the rerank
-FEATURES = ("dense", "lexical", "title", "heading", "heading_words")
-# Weights of FEATURES, chosen by grid search for the best MRR@10 on the dev half (1,554
-# questions) of the medquad-dev benchmark: `python benchmarks/retrieval.py --tune`. The
-# held-out half was not used. Only relative sizes matter: dense is fixed at 1.
-WEIGHTS = (1.0, 0.1, 0.4, 2.0, 0.3)
-
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*", re.UNICODE)
+RRF_K = 60  # the usual constant of reciprocal-rank fusion
+SENTENCE_TOKEN_CACHE = 20_000  # chunks whose sentence terms are kept between questions
+FEATURES = (
+    "dense",
+    "sentence",
+    "lexical",
+    "dense_rank",
+    "lexical_rank",
+    "document",
+    "document_lexical",
+    "terms",
+    "sentence_terms",
+    "title",
+    "heading",
+    "heading_words",
+    "no_heading",
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +68,7 @@ class Passage:
     start: int
     end: int
     text: str
-    score: float  # rerank score (higher is better)
+    score: float  # the model's probability that this passage holds the answer
     similarity: float  # cosine similarity of question and passage embeddings
     sentences: tuple[Span, ...]
     chunk_id: int
@@ -56,85 +79,197 @@ class Passage:
 
 @dataclass(frozen=True)
 class Candidates:
-    """The chunks considered for one query and their FEATURES (one row per chunk)."""
+    """The chunks considered for one question and their FEATURES (one row per chunk), with
+    what the composer reuses: the question's vectors and the weights of its terms."""
 
     ids: np.ndarray
     features: np.ndarray
+    query_vector: np.ndarray  # the question (with its focus, for a long one)
+    aspect_vector: np.ndarray  # what is asked of the subject ('What are the treatments for')
+    term_weights: dict[str, float]  # each term of the question: its idf (unknown terms most)
+    unindexed: float  # share of that weight on terms no indexed text has
+    lexical_strength: float  # the best BM25 score over the question's total term weight
 
 
-def aspect_of(query: str, topic: frozenset[str]) -> str:
-    """The words of ``query`` whose stems are not in ``topic``: what is asked about it."""
-    return " ".join(w for w in _WORD.findall(query) if not stem_set(w) & topic)
+@dataclass(frozen=True)
+class Retrieval:
+    """The passages found for an analysed question, best first, and the question's vectors
+    and term weights, so that composing does not compute them again."""
+
+    question: Question
+    passages: list[Passage]
+    passage_features: np.ndarray  # each passage's FEATURES and, last, the model's logit
+    query_vector: np.ndarray
+    aspect_vector: np.ndarray
+    term_weights: dict[str, float]
+    unindexed: float
+    lexical_strength: float
+
+
+def sentence_rows(chunks: list[Any]) -> list[np.ndarray]:
+    """For each chunk, the rows of its sentences' vectors (in ``sentence_texts`` order)."""
+    row_of: dict[tuple[str, int, int], int] = {}
+    rows: list[np.ndarray] = []
+    for chunk in chunks:
+        own = []
+        for start, end in chunk.sentences:
+            key = (chunk.source, start, end)
+            if key not in row_of:
+                row_of[key] = len(row_of)
+            own.append(row_of[key])
+        rows.append(np.asarray(own, dtype=np.int64))
+    return rows
 
 
 class Retriever:
     """Finds the passages of one index that best match a question."""
 
-    def __init__(
-        self, index: Index, embedder: Embedder, weights: tuple[float, ...] = WEIGHTS
-    ) -> None:
-        if len(weights) != len(FEATURES):
-            raise ValueError(f"weights must give one number for each of {FEATURES}")
+    def __init__(self, index: Index, embedder: Embedder, model: str = "passage") -> None:
         self.index = index
         self.embedder = embedder
-        self.weights = np.asarray(weights, dtype=np.float32)
+        self.model_name = model
         self.lexical = index.lexical
         # The composer embeds passage sentences for every question: serve them from the index.
         embedder.remember(
             str(index.directory), sentence_texts(index.chunks), index.sentence_vectors
         )
-        headings = sorted({chunk.section for chunk in index.chunks})
+        self._sentence_rows = sentence_rows(index.chunks)
+        headings = sorted({chunk.section for chunk in index.chunks if chunk.section})
         heading_row = {heading: row for row, heading in enumerate(headings)}
-        self._heading_of = np.array([heading_row[c.section] for c in index.chunks])
-        # Text before a document's first heading is its introduction: match it as one.
-        self._heading_vectors = embedder.encode([h or INTRODUCTION for h in headings])
+        self._heading_of = np.array([heading_row.get(c.section, -1) for c in index.chunks])
+        self._heading_vectors = (
+            embedder.encode(headings) if headings else np.zeros((0, embedder.dimension))
+        )
         self._heading_stems = [stem_set(heading) for heading in headings]
         self._title_stems = {title: stem_set(title) for title in {c.title for c in index.chunks}}
+        sources = sorted({c.source for c in index.chunks})
+        source_row = {source: row for row, source in enumerate(sources)}
+        self._document_of = np.array([source_row[c.source] for c in index.chunks])
+        self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
 
-    def candidates(self, query: str) -> Candidates:
+    @property
+    def model(self) -> learned.Model:
+        return learned.load(self.model_name, FEATURES)
+
+    def candidates(self, question: Question) -> Candidates:
         """Stage 1: the best chunks of the dense and the lexical ranker, with their features."""
         chunks = self.index.chunks
-        asked = stem_set(query)
-        lexical = self.lexical.scores(query)
-        lexical_ids = np.argpartition(-lexical, min(CANDIDATES, len(lexical) - 1))[:CANDIDATES]
+        lexical = self.lexical.scores(question.query)
+        depth = min(CANDIDATES, len(lexical))
+        lexical_ids = np.argpartition(-lexical, depth - 1)[:depth]
         lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
-        # The topic is the title the question names best; what remains is its aspect. Both
-        # are embedded in one batch, which costs little more than the question alone.
-        named = [
-            (coverage(self._title_stems[chunks[i].title], asked), lexical[i], i)
-            for i in lexical_ids
-        ]
-        topic = self._title_stems[chunks[max(named)[2]].title] if named else frozenset()
-        aspect = aspect_of(query, topic)
-        vectors = self.embedder.encode([query, aspect] if aspect else [query])
-        _, dense_ids = self.index.search(vectors[0], CANDIDATES)
-        ids = np.unique(np.concatenate([dense_ids, lexical_ids]))
-        top_lexical = float(lexical.max()) if lexical.size else 0.0
-        headings = self._heading_of[ids]
-        features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
-        features[:, 0] = self.index.vectors[ids] @ vectors[0]
-        if top_lexical > 0:
-            features[:, 1] = lexical[ids] / top_lexical
-        features[:, 2] = [coverage(self._title_stems[chunks[i].title], asked) for i in ids]
-        if aspect:
-            features[:, 3] = self._heading_vectors[headings] @ vectors[1]
-        features[:, 4] = [coverage(self._heading_stems[h], asked) for h in headings]
-        return Candidates(ids, features)
+        texts = [question.query, question.aspect, question.focus]
+        vectors = self.embedder.encode([t or question.query for t in texts])
+        aspect_vector = vectors[1] if question.aspect else vectors[0]
+        query_vector = vectors[0]
+        if question.focus != question.query:  # a long question: its focus searches too
+            query_vector = vectors[0] + vectors[2]
+            query_vector = query_vector / np.linalg.norm(query_vector)
+        _, dense_ids = self.index.search(query_vector, CANDIDATES)
+        ids = np.unique(np.concatenate([dense_ids, lexical_ids])).astype(np.int64)
 
-    def rank(self, candidates: Candidates, k: int) -> list[Passage]:
-        """Stage 2: the ``k`` candidates with the best weighted feature sum, best first."""
-        scores = candidates.features @ self.weights
-        order = np.lexsort((candidates.ids, -scores))[:k]
-        return [
+        features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
+        dense = self.index.vectors[ids] @ query_vector
+        features[:, 0] = dense
+        features[:, 1] = [
+            float((self.index.sentence_vectors[self._sentence_rows[i]] @ query_vector).max())
+            for i in ids
+        ]
+        top_lexical = float(lexical.max()) if lexical.size else 0.0
+        if top_lexical > 0:
+            features[:, 2] = lexical[ids] / top_lexical
+        features[:, 3] = 1.0 / (RRF_K + _ranks(dense))
+        features[:, 4] = 1.0 / (RRF_K + _ranks(lexical[ids]))
+        documents = self._document_of[ids]
+        features[:, 5] = _best_per_group(documents, dense)
+        features[:, 6] = _best_per_group(documents, features[:, 2])
+        every = self.lexical.tokens(question.query, indexed=False)
+        term_weights = dict(zip(every, self.lexical.idf(every).tolist(), strict=True))
+        tokens = self.lexical.tokens(question.query)
+        if tokens:
+            idf = self.lexical.idf(tokens)
+            idf = idf / idf.sum()
+            features[:, 7] = self.lexical.contains(tokens, ids) @ idf
+            features[:, 8] = [self._sentence_terms(int(i), tokens, idf) for i in ids]
+        asked = stem_set(question.query)
+        features[:, 9] = [coverage(self._title_stems[chunks[i].title], asked) for i in ids]
+        headings = self._heading_of[ids]
+        has_heading = headings >= 0
+        features[:, 12] = ~has_heading
+        if has_heading.any():
+            features[has_heading, 10] = self._heading_vectors[headings[has_heading]] @ aspect_vector
+            features[has_heading, 11] = [
+                coverage(self._heading_stems[h], asked) for h in headings[has_heading]
+            ]
+        total = sum(term_weights.values())
+        unindexed = (
+            sum(w for t, w in term_weights.items() if t not in tokens) / total if total else 0.0
+        )
+        strength = top_lexical / total if total else 0.0
+        return Candidates(
+            ids, features, query_vector, aspect_vector, term_weights, unindexed, strength
+        )
+
+    def _sentence_terms(self, chunk_id: int, tokens: list[str], idf: np.ndarray) -> float:
+        """The largest idf-weighted share of ``tokens`` that one sentence of the chunk has."""
+        wanted = dict(zip(tokens, idf, strict=True))
+        return max(
+            (sum(wanted.get(t, 0.0) for t in sentence) for sentence in self._tokens_of(chunk_id)),
+            default=0.0,
+        )
+
+    def _tokens_of(self, chunk_id: int) -> list[frozenset[str]]:
+        """The indexed terms of each sentence of a chunk, tokenised once and kept."""
+        found = self._sentence_tokens.get(chunk_id)
+        if found is None:
+            chunk = self.index.chunks[chunk_id]
+            texts = [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
+            found = [frozenset(t) for t in tokenize(texts)]
+            if len(self._sentence_tokens) >= SENTENCE_TOKEN_CACHE:
+                self._sentence_tokens.clear()
+            self._sentence_tokens[chunk_id] = found
+        return found
+
+    def rank(self, candidates: Candidates, k: int) -> tuple[list[Passage], np.ndarray]:
+        """Stage 2: the ``k`` candidates most likely to hold the answer, best first, and the
+        rows of their candidate features (in the same order)."""
+        logits = self.model.logit(candidates.features)
+        probability = np.exp(logits - logits.max())
+        probability /= probability.sum()
+        order = np.lexsort((candidates.ids, -logits))[:k]
+        passages = [
             self._passage(
-                int(candidates.ids[i]), float(scores[i]), float(candidates.features[i, 0])
+                int(candidates.ids[i]),
+                float(probability[i]),
+                float(candidates.features[i, 0]),
             )
             for i in order
         ]
+        rows = np.column_stack([candidates.features[order], logits[order]])
+        return passages, rows
 
-    def retrieve(self, query: str, k: int = 10) -> list[Passage]:
-        """The ``k`` best passages for ``query``, best first."""
-        return self.rank(self.candidates(query), k)
+    def search(self, question: Question, k: int = 10) -> Retrieval:
+        """The ``k`` best passages for an analysed question, best first, with its vectors."""
+        found = self.candidates(question)
+        passages, rows = self.rank(found, k)
+        return Retrieval(
+            question,
+            passages,
+            rows,
+            found.query_vector,
+            found.aspect_vector,
+            found.term_weights,
+            found.unindexed,
+            found.lexical_strength,
+        )
+
+    def retrieve(self, question: Question, k: int = 10) -> list[Passage]:
+        """The ``k`` best passages for an analysed question, best first."""
+        return self.rank(self.candidates(question), k)[0]
+
+    def tokenize(self, texts: list[str]) -> list[list[str]]:
+        """Texts as the lexical ranker sees them (stems without stop words)."""
+        return tokenize(texts)
 
     def _passage(self, chunk_id: int, score: float, similarity: float) -> Passage:
         chunk = self.index.chunks[chunk_id]
@@ -150,3 +285,19 @@ class Retriever:
             sentences=chunk.sentences,
             chunk_id=chunk_id,
         )
+
+
+def _best_per_group(groups: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each row, the largest value among the rows of its group."""
+    best: dict[int, float] = {}
+    for group, value in zip(groups.tolist(), values.tolist(), strict=True):
+        best[group] = max(best.get(group, value), value)
+    return np.array([best[group] for group in groups.tolist()], dtype=np.float32)
+
+
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each score among ``scores``, best first (ties in candidate order)."""
+    order = np.argsort(-scores, kind="stable")
+    ranks = np.empty(len(scores), dtype=np.float32)
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks

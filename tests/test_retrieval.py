@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from qa import learned
 from qa.chat import Chatbot
 from qa.lexical import stem_set
-from qa.retrieval import WEIGHTS, Retriever, aspect_of
+from qa.question import aspect_of
+from qa.retrieval import FEATURES
 
 # The same paragraph closes both documents, as publisher boilerplate does.
 BOILERPLATE = (
@@ -86,7 +88,34 @@ def test_aspect_is_the_question_without_its_topic() -> None:
     )
 
 
-def test_weights_must_match_the_features(garden: Chatbot) -> None:
-    retriever = garden.retriever
-    with pytest.raises(ValueError, match="one number for each"):
-        Retriever(retriever.index, retriever.embedder, WEIGHTS[:-1])
+def test_passage_scores_are_probabilities_over_the_candidates(garden: Chatbot) -> None:
+    passages = garden.retrieve("What are the treatments for Fernwort Blight?", k=100)
+    assert 0.0 < passages[0].score <= 1.0
+    assert sum(p.score for p in passages) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_model_fitted_on_other_features_is_refused() -> None:
+    learned.load.cache_clear()
+    with pytest.raises(ValueError, match="retrain it with benchmarks/train.py"):
+        learned.load("passage", FEATURES[:-1])
+
+
+TEXT_WITHOUT_HEADINGS = (
+    "Kettle Descaling Study\n\n"
+    "SHA: 0f3a9c\n\nLicense: cc-by\n\n"
+    "We boiled water in forty kettles for a year. Limescale built up fastest in hard-water "
+    "towns. Descaling with citric acid removed nearly all of it within an hour.\n\n"
+    "Vinegar worked too but left a smell that lasted for days. Kettles that were never "
+    "descaled used more electricity to boil the same water.\n"
+)
+
+
+def test_text_without_headings_is_searched_with_its_title(tmp_path_factory: pytest.TempPathFactory) -> None:
+    base = tmp_path_factory.mktemp("plain")
+    (base / "corpus").mkdir()
+    (base / "corpus" / "kettles.txt").write_text(TEXT_WITHOUT_HEADINGS, encoding="utf-8")
+    bot = Chatbot.from_corpus(base / "corpus", base / "index")
+    assert {c.section for c in bot.retriever.index.chunks} == {""}
+    assert {c.title for c in bot.retriever.index.chunks} == {"Kettle Descaling Study"}
+    top = bot.retrieve("What removed limescale fastest?", k=1)[0]
+    assert "citric acid" in top.text

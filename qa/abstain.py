@@ -1,0 +1,108 @@
+"""Deciding whether the documents answer a question at all.
+
+A learned model (``qa/models/answerable.json``, fitted by ``benchmarks/train.py`` on the dev
+halves: each corpus's own questions against the other corpora's questions asked of it) gives
+the probability that the loaded documents answer the question, from ANSWERABLE_FEATURES: how
+close the best evidence comes in meaning, how much of the question's rarity-weighted terms it
+holds, and how much of the question turns on words the corpus never uses. Below THRESHOLD the
+bot says the documents do not cover the question.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from qa import learned
+from qa.embedding import Embedder
+from qa.lexicon import Lexicon
+from qa.question import Question
+from qa.retrieval import FEATURES, Retrieval
+from qa.scoring import SENTENCE_FEATURES, Evidence
+
+ANSWERABLE_FEATURES = (
+    "passage_logit",
+    "passage_sentence",
+    "passage_terms",
+    "passage_sentence_terms",
+    "passage_title",
+    "lexical_strength",
+    "passage_similarity",
+    "sentence_similarity",
+    "lead_logit",
+    "lead_terms",
+    "best_terms",
+    "lead_subject",
+    "best_subject",
+    "unknown_subject",
+    "unindexed_terms",
+    "unknown_support",
+    "yes_no_gap",
+    "lead_cue",
+)
+_SIMILARITY = SENTENCE_FEATURES.index("similarity")
+_TERMS = SENTENCE_FEATURES.index("terms_context")
+_SUBJECT = SENTENCE_FEATURES.index("subject")
+
+
+def features(
+    question: Question,
+    retrieval: Retrieval,
+    evidence: Evidence,
+    lead: int,
+    lexicon: Lexicon,
+    embedder: Embedder,
+) -> np.ndarray:
+    """ANSWERABLE_FEATURES of a question whose answer would open with sentence ``lead``.
+
+    unknown_support: how close in meaning the lead evidence comes to the subject words the
+    corpus never uses (1 when there are none): 'exercise' may be the reader's word for
+    'strenuous activities', 'renal' is not said by a sentence on denervation in general.
+    yes_no_gap: for a yes/no question, the share of its subject the lead evidence lacks (it
+    asks whether its words go together).
+    """
+    rows = evidence.features
+    subject = question.subject
+    missing = [w for w in subject if not lexicon.uses(w)]
+    unknown = len(missing) / len(subject) if subject else 0.0
+    support = 1.0
+    if missing:
+        sentence = evidence.sentences[lead]
+        said = f"{evidence.in_context[lead]} {sentence.passage.section} {sentence.passage.title}"
+        vectors = embedder.encode([*missing, said])
+        support = float((vectors[:-1] @ vectors[-1]).min())
+    top = retrieval.passage_features[0]
+    return np.array(
+        [
+            top[-1],
+            top[FEATURES.index("sentence")],
+            top[FEATURES.index("terms")],
+            top[FEATURES.index("sentence_terms")],
+            top[FEATURES.index("title")],
+            retrieval.lexical_strength,
+            max(p.similarity for p in retrieval.passages),
+            rows[:, _SIMILARITY].max(),
+            evidence.logits[lead],
+            rows[lead, _TERMS],
+            rows[:, _TERMS].max(),
+            rows[lead, _SUBJECT],
+            rows[:, _SUBJECT].max(),
+            unknown,
+            retrieval.unindexed,
+            support,
+            float(question.yes_no) * (1.0 - rows[lead, _SUBJECT]),
+            float(evidence.has_cue[lead]),
+        ]
+    )
+
+
+def answerable(row: np.ndarray) -> float:
+    """The probability that the documents answer, from one row of ANSWERABLE_FEATURES."""
+    return float(learned.load("answerable", ANSWERABLE_FEATURES).probability(row[None, :])[0])
+
+
+def threshold() -> float:
+    """The probability below which the bot abstains (chosen with the model, on dev halves)."""
+    data = json.loads((learned.MODELS / "answerable.json").read_text(encoding="utf-8"))
+    return float(data["threshold"])

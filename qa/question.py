@@ -1,0 +1,175 @@
+"""Analysing a question once: what is searched, what kind of answer is wanted, about what.
+
+The analysis is made once per question and handed to retrieval and composing, which never
+re-read the raw question. Everything here is about how people ask, in any subject: question
+words and forms, greetings and sign-offs, comparisons. Words of the corpus come only from the
+``Lexicon`` (spelling, acronyms, document titles).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.lexical import stem_set
+from qa.lexicon import Lexicon
+from qa.text import FRAME_WORDS, content_words
+
+# The kind of answer asked for, first match wins. Patterns are about how questions are put,
+# not about any subject.
+KINDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "comparison",
+        re.compile(r"\b(differ|difference|different from|compare|compared|versus|vs\.?)\b"),
+    ),
+    (
+        "risk",
+        re.compile(
+            r"\b(risks?|side[- ]effects?|complications?|dangers?|dangerous|harm|harmful|safe"
+            r"|safety|adverse)\b"
+        ),
+    ),
+    ("cost", re.compile(r"\b(cost|costs|price|expensive|afford|pay for|insurance)\b")),
+    (
+        "contraindication",
+        re.compile(r"\bwho (should|must|can)(n['’]?t| not)\b|\b(avoid|contraindicat)"),
+    ),
+    ("statistic", re.compile(r"\b(prevalen|incidence|how (many|common)|percent|statistic)")),
+    ("duration", re.compile(r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b")),
+    ("reason", re.compile(r"^why\b|\bwhy (would|do|does|is|are|might)\b|\bpurpose\b")),
+    ("timing", re.compile(r"^when\b|\bwhen (is|are|should|would|can|do|does|might)\b")),
+    ("cause", re.compile(r"\b(cause[sd]?|causing|lead(s)? to|reason|risk factor|origin)")),
+    ("symptom", re.compile(r"\b(symptom|sign|happens?|effects?|consequence|feel|expect)")),
+    ("diagnosis", re.compile(r"\b(diagnos|test(s|ed)?\b|detect|identif)")),
+    ("treatment", re.compile(r"\b(treat|therap|manag|cure|relie|used for|help)")),
+    (
+        "procedure",
+        re.compile(r"\bhow (is|are|was|were) .*\b(performed|done|carried out)|procedure"),
+    ),
+    ("mechanism", re.compile(r"\bhow (does|do|can|did)\b|\bmechanism|\bwork")),
+    ("list", re.compile(r"\b(which|what) (\w+ )?(types|kinds|sorts|forms|examples)\b")),
+    ("location", re.compile(r"\bwhere\b")),
+    ("definition", re.compile(r"^(what|who) (is|are)\b|\bdefin|\bmeaning of|\bwhat does .* mean")),
+]
+# A question that opens with a verb asks whether something holds ("Does X cause Y?").
+_YES_NO = re.compile(r"^(is|are|can|does|do|did|should|will|would|could|may|has|have)\b", re.I)
+# Words naming the kind of answer wanted, not its subject.
+KIND_WORDS = frozenset(
+    """cause causes caused causing reason reasons treat treated treatment treatments therapy
+    symptom symptoms sign signs effect effects consequence consequences diagnose diagnosed
+    diagnosis test tests procedure procedures performed differ difference different compare
+    define definition prevalence last lasts risk risks side danger dangers safe cost costs
+    price""".split()
+)
+# 'difference between A and B', 'A vs B', 'compare A with B', 'how does A differ from B'
+_COMPARED = [
+    re.compile(r"\bdifferences? between (?P<a>.+?) and (?P<b>.+)$", re.I),
+    re.compile(r"^(?:what is |what's )?(?P<a>.+?) (?:vs\.?|versus) (?P<b>.+)$", re.I),
+    re.compile(r"\bcompare (?P<a>.+?) (?:and|with|to) (?P<b>.+)$", re.I),
+    re.compile(
+        r"\b(?:how|in what way) (?:does|do|is|are) (?P<a>.+?) (?:differ|different) from "
+        r"(?P<b>.+)$",
+        re.I,
+    ),
+]
+_ARTICLE = re.compile(r"^(the|a|an)\s+", re.I)
+
+# Greetings, sign-offs and politeness: they say nothing about what is asked.
+_GREETING = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening|day)|greetings)"
+    r"(?: there| all| everyone| doctor| doc| team)?[\s,.!:;-]+)+",
+    re.I,
+)
+_SIGN_OFF = re.compile(
+    r"[\s,.!;:-]*(?:(?:many |thanks? so much|thank you(?: so much| very much)?|thanks|thx|ty"
+    r"|cheers|regards|best regards|kind regards|best wishes|sincerely|appreciate (?:any|your)"
+    r" help|any help (?:is )?appreciated|thanks in advance|in advance|please help|"
+    r"god bless)[\s,.!]*)+(?:[A-Z][a-z]+[.!]?)?\s*$",
+    re.I,
+)
+LONG_QUESTION = 25  # words: above this a question is searched on its focus as well
+_SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
+_ASKING = re.compile(
+    r"\?|^\s*(what|which|who|whom|whose|why|how|when|where|is|are|can|could|does|do|did|should"
+    r"|will|would|may|might)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One analysed question; ``query`` is what retrieval and composing work on."""
+
+    text: str  # as typed (cleaned)
+    query: str  # follow-up completed, greetings dropped, spelling corrected
+    focus: str  # for long questions: the first line and the asking sentences; else the query
+    kind: str  # definition, cause, risk, ..., 'yesno' or 'other'
+    yes_no: bool  # opens with a verb: the answer quotes the evidence, never a bare yes/no
+    terms: tuple[str, ...]  # content words that evidence is matched on
+    subject: tuple[str, ...]  # the terms that name what is asked about
+    aspect: str  # the query without the document title it names: what is asked of it
+    compared: tuple[str, ...]  # for a comparison, the things compared
+
+
+def kind_of(query: str) -> str:
+    """The kind of answer asked for (definition, cause, duration, ...), 'yesno' for a question
+    that opens with a verb and asks nothing more specific, 'other' if unclear."""
+    lowered = query.lower().strip()
+    for name, pattern in KINDS:
+        if pattern.search(lowered):
+            return name
+    return "yesno" if _YES_NO.match(lowered) else "other"
+
+
+def without_pleasantries(text: str) -> str:
+    """``text`` without a leading greeting and trailing sign-offs ('hi, ...? thanks')."""
+    trimmed = _SIGN_OFF.sub("", _GREETING.sub("", text)).strip()
+    return trimmed or text
+
+
+def focus_of(query: str) -> str:
+    """For a long question, its first sentence (often the subject: 'shingles pain.') and the
+    sentences that ask; a short question is its own focus."""
+    if len(query.split()) <= LONG_QUESTION:
+        return query
+    sentences = [s.strip() for s in _SENTENCE.findall(query) if s.strip()]
+    asking = [s for s in sentences[1:] if _ASKING.search(s)]
+    picked = [sentences[0], *asking] if sentences else [query]
+    return " ".join(dict.fromkeys(picked))
+
+
+def compared_of(query: str) -> tuple[str, ...]:
+    """The two things a comparison names ('denervation', 'neurolysis'), or ()."""
+    text = query.strip().rstrip("?.! ")
+    for pattern in _COMPARED:
+        match = pattern.search(text)
+        if match:
+            things = tuple(_ARTICLE.sub("", match[g].strip(" ,;:")) for g in ("a", "b"))
+            if all(content_words(thing) for thing in things):
+                return things
+    return ()
+
+
+def aspect_of(query: str, topic: frozenset[str]) -> str:
+    """The words of ``query`` whose stems are not in ``topic``: what is asked about it."""
+    return " ".join(
+        w for w in re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", query) if not stem_set(w) & topic
+    )
+
+
+def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:
+    """The analysis of ``text`` (already cleaned); ``query`` is its follow-up reading, if any."""
+    query = lexicon.correct(without_pleasantries(query or text))
+    terms = tuple(w for w in content_words(query) if w not in FRAME_WORDS)
+    subject = tuple(w for w in terms if w not in KIND_WORDS and (len(w) >= 4 or lexicon.knows(w)))
+    return Question(
+        text=text,
+        query=query,
+        focus=focus_of(query),
+        kind=kind_of(query),
+        yes_no=bool(_YES_NO.match(query.strip())),
+        terms=terms,
+        subject=subject,
+        aspect=aspect_of(query, lexicon.named_title(query)),
+        compared=compared_of(query),
+    )

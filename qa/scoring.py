@@ -1,0 +1,290 @@
+"""Scoring the sentences of the retrieved passages: how likely each one is to be the answer.
+
+Every sentence of the top passages is described by SENTENCE_FEATURES, all computed from what
+the pipeline already has (the question's vector and aspect, the index's sentence vectors and
+BM25 statistics, the passages' probabilities), and scored by the learned model
+``qa/models/sentence.json``: a sentence's share of the softmax over the candidates is the
+probability that it is the one that answers, given that the documents answer at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from qa import learned
+from qa.chunking import leans_back
+from qa.question import Question
+from qa.retrieval import Passage, Retrieval, Retriever
+from qa.text import content_words, shares_stem, stems, words
+
+PASSAGES_READ = 8  # how many top passages the composer takes sentences from
+LOG_SHARE_FLOOR = -10.0  # a passage's log-probability is read no lower than this
+CONTEXT_DEPTH = 2  # how many sentences back a leaning sentence may reach for its subject
+
+# Words whose presence suggests a sentence gives the kind of answer asked for. They are about
+# how answers are put in any subject (time units, 'because', 'is a'), not about a subject.
+CUES: dict[str, re.Pattern[str]] = {
+    "definition": re.compile(
+        r"\b(is|are) (a|an|the)\b|\brefers? to\b|\bknown as\b|\bmeans?\b|\bdefined as\b", re.I
+    ),
+    "cause": re.compile(
+        r"\b(cause[sd]?|result(s|ing)? (from|in)|stem|due to|lead(s|ing)? to|source|because"
+        r"|trigger|origin)",
+        re.I,
+    ),
+    "symptom": re.compile(r"\b(symptom|sign|experienc|feel|notice|include)", re.I),
+    "diagnosis": re.compile(r"\b(diagnos|test|exam|screen|detect|measur|confirm)", re.I),
+    "treatment": re.compile(r"\b(treat|therap|manag|reliev|relief|cure|used to)", re.I),
+    "procedure": re.compile(r"\b(perform|deliver|insert|inject|appl(y|ied)|step|using)", re.I),
+    "mechanism": re.compile(r"\b(by|through|via|because|causing|block|interrupt)\b", re.I),
+    "duration": re.compile(
+        r"\b(\d+|one|two|three|several|minutes?|hours?|days?|weeks?|months?|years?|rate|slow"
+        r"|fast|quick|immediate|temporar|permanent|last(s|ing)?|longer)\b",
+        re.I,
+    ),
+    "statistic": re.compile(
+        r"\d|\b(percent|per (million|thousand|hundred)|prevalen|incidence)", re.I
+    ),
+    "location": re.compile(r"\b(located|site|area|region|near|inside|within|where)\b", re.I),
+    "reason": re.compile(
+        r"\b(because|since|so that|in order to|aim|goal|purpose|used to|prefer|benefit|advantage)",
+        re.I,
+    ),
+    "timing": re.compile(
+        r"\b(when|after|before|once|until|if|immediately|following|every|daily|weekly|monthly"
+        r"|morning|afternoon|evening|night|(mon|tues|wednes|thurs|fri|satur|sun)day|\d)",
+        re.I,
+    ),
+    "comparison": re.compile(
+        r"\b(unlike|whereas|while|instead|rather|differ|compared|than)\b", re.I
+    ),
+    "risk": re.compile(
+        r"\b(risks?|side[- ]effects?|complications?|adverse|harm|danger|unsafe|safe|may "
+        r"(experience|cause|develop|feel))",
+        re.I,
+    ),
+    "cost": re.compile(r"[$€£]|\b(costs?|price|fees?|paid|pay|insurance|covered|afford)", re.I),
+    "contraindication": re.compile(
+        r"\b(should not|must not|not (be )?recommended|avoid|unless|except|contraindicat"
+        r"|not suitable|not appropriate|not (a )?candidates?)",
+        re.I,
+    ),
+    "list": re.compile(r"\b(such as|include|including|types?|kinds?|examples?)\b|, and\b", re.I),
+}
+# Kinds whose answer must say what was asked (a number, a time, a risk): without a sentence
+# that does, the documents do not answer and the bot says so.
+REQUIRED_CUES = frozenset(
+    {"duration", "statistic", "timing", "treatment", "risk", "cost", "contraindication"}
+)
+_OPPOSITE_TIMES = (("after", "before"), ("before", "after"))
+_TIMES = ("after", "before", "during")
+
+SENTENCE_FEATURES = (
+    "similarity",
+    "similarity_rank",
+    "aspect",
+    "passage",
+    "passage_rank",
+    "terms",
+    "terms_context",
+    "subject",
+    "cue",
+    "defines",
+    "opens_passage",
+    "time",
+    "words",
+    "leaning",
+)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence of a retrieved passage."""
+
+    passage: Passage
+    passage_rank: int  # 1-based rank of the best passage holding it
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The candidate sentences of one question, their features and the model's scores."""
+
+    sentences: list[Sentence]
+    previous: list[int | None]  # the sentence right before each one in its paragraph, if any
+    chains: list[list[int]]  # the earlier sentences each one leans on for its subject
+    in_context: list[str]  # each sentence with what it leans on, as one text
+    vectors: np.ndarray  # each sentence's embedding
+    features: np.ndarray  # one row of SENTENCE_FEATURES per sentence
+    logits: np.ndarray
+    shares: np.ndarray  # softmax of the logits: P(this is the answering sentence)
+    has_cue: list[bool]  # says the kind of thing asked (a time for 'how long', ...)
+
+    @property
+    def best(self) -> int:
+        """The index of the most likely answering sentence (first by position on ties)."""
+        return int(np.lexsort((np.arange(len(self.logits)), -self.logits))[0])
+
+
+def covered_terms(terms: list[str] | tuple[str, ...], text: str) -> list[bool]:
+    """Which of ``terms`` occur in ``text``: same stem, or a close form (lost/loses)."""
+    found = set(content_words(text))
+    present = set(stems(sorted(found)))
+    return [
+        stem in present or any(shares_stem(term, word) for word in found)
+        for term, stem in zip(terms, stems(list(terms)), strict=True)
+    ]
+
+
+def coverage(terms: list[str] | tuple[str, ...], text: str) -> float:
+    """Share of ``terms`` that occur in ``text`` (1.0 when there are no terms)."""
+    return sum(covered_terms(terms, text)) / len(terms) if terms else 1.0
+
+
+def _sentences(passages: list[Passage]) -> list[Sentence]:
+    """Sentences of the top passages, each once, in (source, position) order."""
+    found: dict[tuple[str, int], Sentence] = {}
+    for rank, passage in enumerate(passages[:PASSAGES_READ], 1):
+        for start, end in passage.sentences:
+            key = (passage.source, start)
+            if key not in found:
+                text = passage.text[start - passage.start : end - passage.start]
+                found[key] = Sentence(passage, rank, start, end, text)
+    return [found[key] for key in sorted(found)]
+
+
+def _previous(sentences: list[Sentence]) -> list[int | None]:
+    """For each sentence, the index of the sentence right before it in the same section."""
+    before: list[int | None] = [None] * len(sentences)
+    for i in range(1, len(sentences)):
+        a, b = sentences[i - 1], sentences[i]
+        same = a.passage.source == b.passage.source and a.passage.section == b.passage.section
+        if same and 0 <= b.start - a.end <= 3:
+            before[i] = i - 1
+    return before
+
+
+def _context_chains(sentences: list[Sentence], previous: list[int | None]) -> list[list[int]]:
+    """For each sentence, the earlier sentences it leans on for its subject (may be none)."""
+    chains: list[list[int]] = []
+    for i, sentence in enumerate(sentences):
+        chain: list[int] = []
+        current, text = i, sentence.text
+        while len(chain) < CONTEXT_DEPTH and leans_back(text):
+            before = previous[current]
+            if before is None:
+                break
+            chain.insert(0, before)
+            current, text = before, sentences[before].text
+        chains.append(chain)
+    return chains
+
+
+def time_fit(question: str, text: str) -> float:
+    """+1 when a sentence is about the time asked (after/before), -1 for the opposite."""
+    asked, said = set(words(question)), set(words(text))
+    if any(a in asked and b in said and a not in said for a, b in _OPPOSITE_TIMES):
+        return -1.0
+    return 1.0 if any(t in asked and t in said for t in _TIMES) else 0.0
+
+
+def defines(subject: tuple[str, ...], text: str) -> bool:
+    """Whether ``text`` defines a subject word: 'X is a ...', 'known as X', '... (X)'."""
+    lowered = text.lower()
+    for word in map(re.escape, subject):
+        if re.search(rf"^(\w+ ){{0,3}}{word}\w* (is|are) (a|an|the)\b|\({word}\)", lowered):
+            return True
+        if re.search(rf"^(\w+ ){{0,3}}{word}\w* (refers to|means)\b", lowered):
+            return True
+        if re.search(rf"\b(known as|called) (\w+ ){{0,2}}{word}", lowered):
+            return True
+    return False
+
+
+def _shares(tokens: list[frozenset[str]], weights: dict[str, float]) -> np.ndarray:
+    total = sum(weights.values())
+    if not total:
+        return np.zeros(len(tokens))
+    return np.array([sum(weights.get(t, 0.0) for t in found) / total for found in tokens])
+
+
+def score(question: Question, retrieval: Retrieval, retriever: Retriever) -> Evidence | None:
+    """The candidate sentences of the top passages with their features and the model's
+    scores; None when the passages hold no sentence."""
+    evidence = describe(question, retrieval, retriever)
+    if evidence is None:
+        return None
+    logits = learned.load("sentence", SENTENCE_FEATURES).logit(evidence.features)
+    shares = np.exp(logits - logits.max())
+    return replace(evidence, logits=logits, shares=shares / shares.sum())
+
+
+def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> Evidence | None:
+    """The candidate sentences of the top passages with their SENTENCE_FEATURES (not yet
+    scored: logits and shares are zero); None when the passages hold no sentence."""
+    sentences = _sentences(retrieval.passages)
+    if not sentences:
+        return None
+    previous = _previous(sentences)
+    chains = _context_chains(sentences, previous)
+    in_context = [
+        " ".join([*(sentences[j].text for j in chain), s.text])
+        for s, chain in zip(sentences, chains, strict=True)
+    ]
+    leaning = [i for i, chain in enumerate(chains) if chain]
+    encoded = retriever.embedder.encode(
+        [s.text for s in sentences] + [in_context[i] for i in leaning]
+    )
+    own = encoded[: len(sentences)]
+    similarity = own @ retrieval.query_vector
+    for row, i in enumerate(leaning):
+        similarity[i] = max(
+            similarity[i], float(encoded[len(sentences) + row] @ retrieval.query_vector)
+        )
+
+    weights = retrieval.term_weights
+    sentence_tokens = [frozenset(t) for t in retriever.tokenize(in_context)]
+    context_tokens = [
+        frozenset(t)
+        for t in retriever.tokenize(
+            [
+                f"{c} {s.passage.section} {s.passage.title}"
+                for c, s in zip(in_context, sentences, strict=True)
+            ]
+        )
+    ]
+    cue = CUES.get(question.kind)
+    has_cue = [
+        bool(cue and cue.search(f"{text} {s.passage.section}"))
+        for text, s in zip(in_context, sentences, strict=True)
+    ]
+    order = np.argsort(-similarity, kind="stable")
+    similarity_rank = np.empty(len(sentences))
+    similarity_rank[order] = np.arange(1, len(sentences) + 1)
+    features = np.zeros((len(sentences), len(SENTENCE_FEATURES)), dtype=np.float64)
+    features[:, 0] = similarity
+    features[:, 1] = 1.0 / similarity_rank
+    features[:, 2] = own @ retrieval.aspect_vector
+    features[:, 3] = [max(np.log(max(s.passage.score, 1e-12)), LOG_SHARE_FLOOR) for s in sentences]
+    features[:, 4] = [1.0 / s.passage_rank for s in sentences]
+    features[:, 5] = _shares(sentence_tokens, weights)
+    features[:, 6] = _shares(context_tokens, weights)
+    features[:, 7] = [
+        coverage(question.subject, f"{c} {s.passage.section} {s.passage.title}")
+        for c, s in zip(in_context, sentences, strict=True)
+    ]
+    features[:, 8] = has_cue
+    features[:, 9] = [
+        question.kind == "definition" and defines(question.subject, s.text) for s in sentences
+    ]
+    features[:, 10] = [s.start == s.passage.start for s in sentences]
+    features[:, 11] = [time_fit(question.query, text) for text in in_context]
+    features[:, 12] = [np.log1p(len(s.text.split())) for s in sentences]
+    features[:, 13] = [bool(chain) for chain in chains]
+    zeros = np.zeros(len(sentences))
+    return Evidence(sentences, previous, chains, in_context, own, features, zeros, zeros, has_cue)

@@ -1,0 +1,156 @@
+"""Turning scored sentences into an answer's text: which sentences, in which order, cited how.
+
+The only words of the bot's own are fact-free: a lead-in for a yes/no question, labels naming
+the things a comparison compares, and the message that the documents do not answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.question import Question
+from qa.retrieval import Passage
+from qa.scoring import REQUIRED_CUES, Evidence, coverage
+
+NOT_COVERED = (
+    "I could not find an answer to that in the loaded documents, so I will not guess. "
+    "Try rephrasing, or ask about a topic the documents cover."
+)
+# The documents rarely say 'yes' or 'no' in so many words: the answer quotes what they say.
+YES_NO_LEAD_IN = "Here is what the documents say:"
+MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for its context
+# Further sentences must score within this of the lead (logits: e^-1.5 ~ a fifth as likely),
+# with bonuses for reading on from a chosen sentence.
+EXTRA_MARGIN = 1.5
+ADJACENT_BONUS = 0.4  # a sentence next to a chosen one reads on from it
+ELABORATION_BONUS = 1.2  # ... and explains a name it introduced, or gives its examples
+COVERAGE_GAIN = 0.8  # per share of question words a further sentence adds
+DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add nothing
+
+# A sentence that only names something ("... known as X.") is explained by the next one;
+# a sentence that gives examples completes the one before it.
+_NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$", re.I)
+_ANNOUNCES = re.compile(r"\b(several|various|many|a number of|following)\b[^.;]*[.:]$", re.I)
+_EXAMPLES = re.compile(r"\b(for example|an example|such as|e\.g\.|include|including)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A run of neighbouring sentences of one paragraph, quoted as one span of a passage."""
+
+    passage: Passage
+    start: int
+    end: int
+    text: str
+    score: float  # the best logit of its sentences
+
+
+def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
+    """The lead sentence with what it leans on, then up to two more that add to it.
+
+    A further sentence qualifies when it scores close to the lead, with bonuses for reading
+    on from a chosen sentence (explaining a name it introduced, giving its examples) and for
+    covering question words the chosen ones do not. It is never about the opposite time to
+    the one asked, a bare announcement ('... stems from several origins.'), or a near copy.
+    """
+    sentences, previous, chains = evidence.sentences, evidence.previous, evidence.chains
+    scores = evidence.logits
+    terms = question.terms
+    chosen = {lead}
+    context = set(chains[lead])
+    following = {j: i for i, j in enumerate(previous) if j is not None}  # sentence -> next
+    if _NAMING.search(sentences[lead].text):  # the name is explained by what follows
+        nxt = following.get(lead)
+        while nxt is not None and len(chosen) < MAX_SENTENCES:
+            chosen.add(nxt)
+            nxt = following.get(nxt)
+    elif _ANNOUNCES.search(sentences[lead].text) and lead in following:
+        chosen.add(following[lead])  # 'stems from several origins.' -> the first of them
+    time = evidence.features[:, 11]
+    needs_cue = question.kind in ("risk", "cost", "contraindication")
+
+    def covered() -> str:
+        return " ".join(sentences[j].text for j in sorted(chosen | context))
+
+    for _ in range(MAX_SENTENCES - 1):
+        group = chosen | context
+        base = coverage(terms, covered())
+        best_extra, best_value = None, scores[lead] - EXTRA_MARGIN
+        for i in range(len(sentences)):
+            if i in group or time[i] < 0 or any(j not in group for j in chains[i]):
+                continue  # off the time asked, or a 'This ...' sentence without its subject
+            if _ANNOUNCES.search(sentences[i].text) or (needs_cue and not evidence.has_cue[i]):
+                continue
+            closeness = max(float(evidence.vectors[i] @ evidence.vectors[j]) for j in group)
+            if closeness > DUPLICATE_SIMILARITY:
+                continue
+            value = scores[i] + COVERAGE_GAIN * max(
+                0.0, coverage(terms, covered() + " " + sentences[i].text) - base
+            )
+            before = previous[i]
+            if before in group:
+                value += ADJACENT_BONUS
+                if (
+                    _NAMING.search(sentences[before].text)
+                    or _EXAMPLES.search(sentences[i].text)
+                    or (evidence.has_cue[i] and not evidence.has_cue[lead])
+                ):
+                    value += ELABORATION_BONUS
+            elif following.get(i) in group:
+                value += ADJACENT_BONUS
+            if value >= best_value:
+                best_extra, best_value = i, value
+        if best_extra is None:
+            break
+        chosen.add(best_extra)
+    return chosen | context
+
+
+def quotes(evidence: Evidence, chosen: set[int]) -> list[Quote]:
+    """Runs of neighbouring chosen sentences of one paragraph, best first."""
+    sentences, previous = evidence.sentences, evidence.previous
+    runs: list[tuple[list[int], Passage]] = []  # sentence indices and a passage holding them
+    for i in sorted(chosen):
+        sentence = sentences[i]
+        joined = None
+        if runs and previous[i] == runs[-1][0][-1]:
+            start, last = sentences[runs[-1][0][0]].start, sentences[runs[-1][0][-1]]
+            # Overlapping chunks: the run may have begun in the other passage.
+            joined = next(
+                (
+                    p
+                    for p in (runs[-1][1], sentence.passage)
+                    if p.start <= start
+                    and sentence.end <= p.end
+                    and "\n" not in p.text[last.end - p.start : sentence.start - p.start]
+                ),
+                None,
+            )
+        if joined is not None:
+            runs[-1] = ([*runs[-1][0], i], joined)
+        else:
+            runs.append(([i], sentence.passage))
+    logits = evidence.logits
+    runs.sort(key=lambda run: (-max(logits[i] for i in run[0]), run[0][0]))
+    found = []
+    for run, passage in runs:
+        first, last = sentences[run[0]], sentences[run[-1]]
+        text = passage.text[first.start - passage.start : last.end - passage.start]
+        found.append(Quote(passage, first.start, last.end, text, float(np.max(logits[run]))))
+    return found
+
+
+def lead_sentence(question: Question, evidence: Evidence) -> int | None:
+    """The sentence the answer opens with: the most likely one, among those that say the kind
+    of thing asked when the kind needs it (a time, a number, a risk); None if there is none."""
+    eligible = [
+        i
+        for i in range(len(evidence.sentences))
+        if evidence.has_cue[i] or question.kind not in REQUIRED_CUES
+    ]
+    if not eligible:
+        return None
+    return max(eligible, key=lambda i: (evidence.logits[i], -i))
