@@ -8,7 +8,7 @@ PORT   ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test build lint bench-retrieval bench-speed clean
+.PHONY: run test build lint bench-quality bench-speed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,8 @@ test: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-bench-retrieval: $(VENV)/.installed
-	$(BIN)/python benchmarks/retrieval.py
+bench-quality: $(VENV)/.installed
+	$(BIN)/python benchmarks/quality.py
 
 bench-speed: $(VENV)/.installed
 	$(BIN)/python benchmarks/speed.py
