@@ -12,9 +12,10 @@ Corpus: the `qa_settings` fixture, which is the QA_* settings (`settings_from_en
 conftest.py overrides it, with `--qa-corpus` and `--qa-index` on top. The model and index are
 loaded once per session (the `qa_bot` fixture); each item asks in a fresh `bot.fork()`.
 
-Snapshots: with `--qa-snapshot FILE` (or the ini option `qa_snapshot`) an item also fails when
-its answer differs from the one recorded under its key; `--qa-update-snapshot` records the
-answers of the items run, merged into the file (the other entries are kept).
+Snapshots: with `--qa-snapshot FILE`, else the file the `qa_snapshot` fixture names (none
+unless a conftest.py overrides it), an item also fails when its answer differs from the one
+recorded under its key; `--qa-update-snapshot` records the answers of the items run, merged
+into the file (the other entries are kept).
 
 Nothing heavy is imported until an item runs: collecting reads YAML only.
 """
@@ -57,22 +58,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="args",
         default=DEFAULT_PATTERNS,
     )
-    parser.addini(
-        "qa_snapshot", "snapshot file for canned questions (like --qa-snapshot)", type="paths"
-    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    option = config.getoption("qa_snapshot")
-    configured = config.getini("qa_snapshot")
-    if len(configured) > 1:
-        raise pytest.UsageError("The qa_snapshot ini option takes one file.")
-    path = config.invocation_params.dir / option if option else next(iter(configured), None)
-    update = bool(config.getoption("qa_update_snapshot"))
-    if update and path is None:
-        raise pytest.UsageError("--qa-update-snapshot needs --qa-snapshot FILE to write to.")
-    if path is not None:
-        config.stash[_SNAPSHOT] = Snapshot(Path(path), update)
+    config.stash[_SNAPSHOTS] = {}
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CannedFile | None:
@@ -85,17 +74,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> CannedFile
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    snapshot = session.config.stash.get(_SNAPSHOT, None)
-    if snapshot is not None:
+    for snapshot in session.config.stash[_SNAPSHOTS].values():
         snapshot.save()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    snapshot = terminalreporter.config.stash.get(_SNAPSHOT, None)
-    if snapshot is not None and snapshot.answers:
-        terminalreporter.write_line(
-            f"qa: {len(snapshot.answers)} answers recorded in snapshot {snapshot.path}"
-        )
+    for snapshot in terminalreporter.config.stash[_SNAPSHOTS].values():
+        if snapshot.answers:
+            terminalreporter.write_line(
+                f"qa: {len(snapshot.answers)} answers recorded in snapshot {snapshot.path}"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -106,6 +94,15 @@ def qa_settings() -> Settings:
     --qa-corpus and --qa-index still win.
     """
     return settings_from_env()
+
+
+@pytest.fixture(scope="session")
+def qa_snapshot() -> Path | None:
+    """The snapshot file canned items compare with: none, unless a conftest.py overrides this.
+
+    --qa-snapshot FILE still wins.
+    """
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -138,15 +135,15 @@ class CannedFile(pytest.File):
             yield CannedItem.from_parent(self, name=name, case=case)
 
 
-def _canned_item_fixtures(qa_bot: Chatbot) -> None:
+def _canned_item_fixtures(qa_bot: Chatbot, qa_snapshot: Path | None) -> None:
     """The fixtures a canned item uses, declared as a test function's arguments."""
 
 
 class CannedItem(pytest.Function):
     """One canned question, asked and checked like `qa check` does (qa.canned.run_case).
 
-    A Function rather than a bare Item because it needs a fixture (qa_bot), and pytest has no
-    public way for other items to request them (pytest issue #2471).
+    A Function rather than a bare Item because it needs fixtures (qa_bot, qa_snapshot), and
+    pytest has no public way for other items to request them (pytest issue #2471).
     """
 
     def __init__(self, *, case: canned.Case, **kwargs: Any) -> None:
@@ -155,7 +152,7 @@ class CannedItem(pytest.Function):
 
     def runtest(self) -> None:
         outcome = canned.run_case(cast("Chatbot", self.funcargs["qa_bot"]), self.case)
-        snapshot = self.config.stash.get(_SNAPSHOT, None)
+        snapshot = self._snapshot()
         changes = snapshot.check(outcome) if snapshot is not None else []
         if not outcome.passed or changes:
             wrong = outcome.problems + (["the answer differs from the snapshot"] if changes else [])
@@ -165,6 +162,22 @@ class CannedItem(pytest.Function):
         if isinstance(excinfo.value, CannedFailure):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+    def _snapshot(self) -> Snapshot | None:
+        """The session's Snapshot of --qa-snapshot, else of the qa_snapshot fixture."""
+        option = self.config.getoption("qa_snapshot")
+        path = self.config.invocation_params.dir / option if option else None
+        path = path or cast("Path | None", self.funcargs["qa_snapshot"])
+        update = bool(self.config.getoption("qa_update_snapshot"))
+        if path is None:
+            if update:
+                pytest.fail("--qa-update-snapshot needs --qa-snapshot FILE.", pytrace=False)
+            return None
+        path = Path(path).resolve()
+        snapshots = self.config.stash[_SNAPSHOTS]
+        if path not in snapshots:
+            snapshots[path] = Snapshot(path, update)
+        return snapshots[path]
 
     def reportinfo(self) -> tuple[Path, None, str]:
         return self.path, None, self.name
@@ -207,4 +220,4 @@ class Snapshot:
             canned.write_snapshot(self.path, merged | self.answers)
 
 
-_SNAPSHOT = pytest.StashKey[Snapshot]()
+_SNAPSHOTS = pytest.StashKey[dict[Path, Snapshot]]()

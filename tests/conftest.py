@@ -41,6 +41,12 @@ def qa_settings(seed_settings: Settings) -> Settings:
     return seed_settings
 
 
+@pytest.fixture(scope="session")
+def qa_snapshot() -> Path:
+    """Each canned-question item's answer must match the one recorded here."""
+    return CANNED / "snapshot.json"
+
+
 @pytest.fixture
 def conversation(bot: Chatbot) -> Chatbot:
     """A fresh conversation sharing the session's loaded index."""

@@ -97,6 +97,29 @@ def test_a_malformed_file_is_one_clear_collection_error(pytester: pytest.Pyteste
 def test_snapshot_per_item_and_merged_updates(
     pytester: pytest.Pytester, bot: Chatbot, seed_settings: Settings
 ) -> None:
+    """A conftest.py names the corpus and snapshot (as tests/conftest.py does); options win."""
+    pytester.makeconftest(
+        f"""
+        from pathlib import Path
+
+        import pytest
+
+        from qa.config import Settings
+
+
+        @pytest.fixture(scope="session")
+        def qa_settings():
+            return Settings().with_overrides(
+                corpus_dir={str(seed_settings.corpus_dir)!r},
+                index_dir={str(seed_settings.index_dir)!r},
+            )
+
+
+        @pytest.fixture(scope="session")
+        def qa_snapshot():
+            return Path(__file__).parent / "shot.json"
+        """
+    )
     pytester.makefile(
         ".yaml",
         questions=(
@@ -105,18 +128,18 @@ def test_snapshot_per_item_and_merged_updates(
         ),
     )
     shot = pytester.path / "shot.json"
-    options = [*_corpus(seed_settings), "--qa-snapshot", str(shot)]
-
-    pytester.runpytest(*options, "--qa-update-snapshot").assert_outcomes(passed=2)
+    result = pytester.runpytest("--qa-update-snapshot")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"qa: 2 answers recorded in snapshot {shot}"])
     keys = ["What is neurolysis?", "What is cryoneurolysis? / How is it performed?"]
-    assert list(json.loads(shot.read_text(encoding="utf-8"))) == keys
-
     recorded = json.loads(shot.read_text(encoding="utf-8"))
+    assert list(recorded) == keys
+
     recorded["What is neurolysis?"]["text"] = "an older answer"
     shot.write_text(json.dumps(recorded), encoding="utf-8")
-    pytester.runpytest(*options, "-k", "performed").assert_outcomes(passed=1, deselected=1)
+    pytester.runpytest("-k", "performed").assert_outcomes(passed=1, deselected=1)
 
-    result = pytester.runpytest(*options)
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -126,14 +149,18 @@ def test_snapshot_per_item_and_merged_updates(
         ]
     )
 
-    del recorded["What is cryoneurolysis? / How is it performed?"]
+    other = pytester.path / "other.json"  # --qa-snapshot beats the conftest's file
+    pytester.runpytest("--qa-snapshot", "other.json", "--qa-update-snapshot", "-k", "performed")
+    assert list(json.loads(other.read_text(encoding="utf-8"))) == keys[1:]
+
+    del recorded[keys[1]]
     shot.write_text(json.dumps(recorded), encoding="utf-8")
-    pytester.runpytest(*options, "-k", "performed", "--qa-update-snapshot").assert_outcomes(
+    pytester.runpytest("-k", "performed", "--qa-update-snapshot").assert_outcomes(
         passed=1, deselected=1
     )
     merged = json.loads(shot.read_text(encoding="utf-8"))
-    assert merged["What is neurolysis?"]["text"] == "an older answer"  # not run: kept
-    assert merged["What is cryoneurolysis? / How is it performed?"]["citations"]
+    assert merged[keys[0]]["text"] == "an older answer"  # not run: kept
+    assert merged[keys[1]] == json.loads(other.read_text(encoding="utf-8"))[keys[1]]
 
 
 def test_collecting_imports_nothing_heavy(tmp_path: Path) -> None:
