@@ -193,6 +193,12 @@ def details(outcome: Outcome) -> list[str]:
     return lines
 
 
+def what_is_wrong(outcome: Outcome, changes: list[str]) -> str:
+    """One line for a failure: the problems, and whether the answer left its snapshot."""
+    snapshot = ["the answer differs from the snapshot"] if changes else []
+    return "; ".join(outcome.problems + snapshot)
+
+
 def _expected(case: Case) -> str:
     if case.error:
         return "a ValueError"
@@ -240,7 +246,7 @@ def junit_cases(
                     name=name,
                     seconds=outcome.seconds,
                     failure="\n".join(details(outcome) + changes) if failed else None,
-                    message=("; ".join(outcome.problems) or "the answer changed") if failed else "",
+                    message=what_is_wrong(outcome, changes) if failed else "",
                 )
             )
     return tests

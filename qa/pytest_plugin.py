@@ -155,8 +155,8 @@ class CannedItem(pytest.Function):
         snapshot = self._snapshot()
         changes = snapshot.check(outcome) if snapshot is not None else []
         if not outcome.passed or changes:
-            wrong = outcome.problems + (["the answer differs from the snapshot"] if changes else [])
-            raise CannedFailure(["; ".join(wrong), *canned.details(outcome), *changes])
+            wrong = canned.what_is_wrong(outcome, changes)
+            raise CannedFailure([wrong, *canned.details(outcome), *changes])
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, CannedFailure):

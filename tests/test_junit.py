@@ -6,6 +6,7 @@ where .ci/run installs it) and read back with junitparser, as a CI system would.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -68,6 +69,32 @@ def test_junit_report_has_a_testcase_per_question(
     assert "expected: all of ['made of cheese & <glass>']" in (failure.text or "")
     assert "got: " in (failure.text or "")
     assert isinstance(results["What is denervation?[2]"][0], Failure)
+
+
+def test_junit_report_fails_an_answer_that_left_its_snapshot(
+    bot: Chatbot, seed_settings: Settings, tmp_path: Path
+) -> None:
+    questions = tmp_path / "q.yaml"
+    questions.write_text(
+        "- question: What is neurolysis?\n- question: What is the capital of France?\n"
+        "  abstain: true\n",
+        encoding="utf-8",
+    )
+    shot, report = tmp_path / "shot.json", tmp_path / "report.xml"
+    options = ["--corpus", str(seed_settings.corpus_dir), "--index", str(seed_settings.index_dir)]
+    check = ["check", str(questions), "--snapshot", str(shot), *options]
+    assert main([*check, "--update-snapshot"]) == 0
+    recorded = json.loads(shot.read_text(encoding="utf-8"))
+    recorded["What is neurolysis?"]["text"] = "an older answer"
+    shot.write_text(json.dumps(recorded), encoding="utf-8")
+
+    assert main([*check, "--junit-xml", str(report)]) == 1
+    xml = JUnitXml.fromfile(str(report))
+    assert (xml.tests, xml.failures) == (2, 1)
+    failure = next(case.result[0] for suite in xml for case in suite if case.result)
+    assert failure.message == "the answer differs from the snapshot"
+    assert "CHANGED 'What is neurolysis?'" in (failure.text or "")
+    assert "an older answer" in (failure.text or "")
 
 
 def test_characters_xml_forbids_are_replaced(tmp_path: Path) -> None:
