@@ -13,12 +13,17 @@ A canned-question file is a YAML list; each entry has
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from qa.chat import Chatbot
-from qa.compose import Answer
+from qa.junit import JunitCase
+
+if TYPE_CHECKING:  # only for annotations: loading a file must not import the model's stack
+    from qa.chat import Chatbot
+    from qa.compose import Answer
 
 KEYS = {"question", "expect", "expect_any", "source", "abstain", "after", "error", "note"}
 
@@ -41,6 +46,31 @@ class Outcome:
     passed: bool
     problems: list[str] = field(default_factory=list)
     answer: dict[str, Any] | None = None
+    seconds: float = 0.0  # time to ask the question and its `after` questions
+
+
+def case_key(case: Case) -> str:
+    """The case's earlier questions and question joined by " / ": its key in a snapshot."""
+    return " / ".join([*case.after, case.question])
+
+
+def case_names(cases: list[Case]) -> list[str]:
+    """A readable, unique name for each case of one file, usable as a pytest node id.
+
+    The name is the case's key; a blank or unprintable one is shown as its Python repr;
+    "[" "]" become "(" ")" and "::" becomes ":" (pytest reads those in ids); a repeated name
+    gets "[2]", "[3]", ... as pytest does for parameters.
+    """
+    names = []
+    seen: Counter[str] = Counter()
+    for case in cases:
+        name = case_key(case)
+        if not name.strip() or name != name.strip() or not name.isprintable():
+            name = repr(name)
+        name = name.replace("[", "(").replace("]", ")").replace("::", ":")
+        seen[name] += 1
+        names.append(name if seen[name] == 1 else f"{name}[{seen[name]}]")
+    return names
 
 
 def load_cases(path: str | Path) -> list[Case]:
@@ -107,6 +137,13 @@ def check_answer(case: Case, answer: Answer) -> list[str]:
 
 def run_case(bot: Chatbot, case: Case) -> Outcome:
     """Ask ``case`` in a fresh conversation (after its ``after`` questions) and check it."""
+    started = time.perf_counter()
+    outcome = _ask_and_check(bot, case)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _ask_and_check(bot: Chatbot, case: Case) -> Outcome:
     conversation = bot.fork()
     for earlier in case.after:
         conversation.ask(earlier)
@@ -135,23 +172,31 @@ def report(outcomes: list[Outcome], verbose: bool = False) -> str:
         lines.append(f"{mark} {number:3d}. {case.question!r}")
         if outcome.passed and not verbose:
             continue
-        expected = _expected(case)
-        lines.append(f"      expected: {expected}")
-        answer = outcome.answer or {}
-        if "error" in answer:
-            lines.append(f"      got error: {answer['error']}")
-        elif answer:
-            lines.append(f"      got: {answer['text']}")
-            for citation in answer["citations"][:3]:
-                where = f"{citation['source']} [{citation['start']}:{citation['end']}]"
-                lines.append(
-                    f"      [{citation['n']}] {where} {citation['section'] or citation['title']}"
-                )
-        for problem in outcome.problems:
-            lines.append(f"      problem: {problem}")
+        lines.extend(f"      {line}" for line in details(outcome))
     passed = sum(o.passed for o in outcomes)
     lines.append(f"\n{passed} passed, {len(outcomes) - passed} failed")
     return "\n".join(lines)
+
+
+def details(outcome: Outcome) -> list[str]:
+    """What was expected, what the bot answered, what it cited and what is wrong."""
+    lines = [f"expected: {_expected(outcome.case)}"]
+    answer = outcome.answer or {}
+    if "error" in answer:
+        lines.append(f"got error: {answer['error']}")
+    elif answer:
+        lines.append(f"got: {answer['text']}")
+        for citation in answer["citations"][:3]:
+            where = f"{citation['source']} [{citation['start']}:{citation['end']}]"
+            lines.append(f"[{citation['n']}] {where} {citation['section'] or citation['title']}")
+    lines.extend(f"problem: {problem}" for problem in outcome.problems)
+    return lines
+
+
+def what_is_wrong(outcome: Outcome, changes: list[str]) -> str:
+    """One line for a failure: the problems, and whether the answer left its snapshot."""
+    snapshot = ["the answer differs from the snapshot"] if changes else []
+    return "; ".join(outcome.problems + snapshot)
 
 
 def _expected(case: Case) -> str:
@@ -181,19 +226,63 @@ def outcomes_json(outcomes: list[Outcome]) -> str:
     )
 
 
+def junit_cases(
+    files: dict[str, list[Case]], outcomes: list[Outcome], recorded: dict[str, Any] | None = None
+) -> list[JunitCase]:
+    """One JUnit test per question, named as pytest names it, failing with its explanation.
+
+    ``outcomes`` are those of the cases of ``files`` in order; with ``recorded`` (a snapshot),
+    a question whose answer changed fails too, with the difference.
+    """
+    results = iter(outcomes)
+    tests = []
+    for path, cases in files.items():
+        for name, outcome in zip(case_names(cases), results, strict=False):
+            changes = snapshot_changes(recorded, outcome) if recorded is not None else []
+            failed = not outcome.passed or bool(changes)
+            tests.append(
+                JunitCase(
+                    suite=path,
+                    name=name,
+                    seconds=outcome.seconds,
+                    failure="\n".join(details(outcome) + changes) if failed else None,
+                    message=what_is_wrong(outcome, changes) if failed else "",
+                )
+            )
+    return tests
+
+
 def snapshot_of(outcomes: list[Outcome]) -> dict[str, Any]:
     """Question -> answer text and cited spans: what a snapshot file records."""
     shot: dict[str, Any] = {}
     for outcome in outcomes:
-        key = " / ".join([*outcome.case.after, outcome.case.question])
         answer = outcome.answer or {}
-        shot[key] = {
+        shot[case_key(outcome.case)] = {
             "text": answer.get("text", answer.get("error", "")),
             "citations": [
                 f"{c['source']}:{c['start']}-{c['end']}" for c in answer.get("citations", [])
             ],
         }
     return shot
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    """A snapshot file's recorded answers; a missing file says how to record one."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No snapshot at {path}: record one with --update-snapshot.")
+    shot: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return shot
+
+
+def write_snapshot(path: Path, shot: dict[str, Any]) -> None:
+    """Record ``shot`` at ``path`` (UTF-8 JSON, one key per question)."""
+    path.write_text(json.dumps(shot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def snapshot_changes(recorded: dict[str, Any], outcome: Outcome) -> list[str]:
+    """How ``outcome``'s answer differs from its entry in ``recorded`` (empty when equal)."""
+    key = case_key(outcome.case)
+    return snapshot_diff({key: recorded[key]} if key in recorded else {}, snapshot_of([outcome]))
 
 
 def snapshot_diff(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from qa import __version__
 from qa.config import Settings, settings_from_env
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", parents=[common], help="run canned questions")
     check.add_argument("questions", nargs="+", help="YAML file(s) of canned questions")
     check.add_argument("--json-report", metavar="FILE", help="also write the report as JSON")
+    check.add_argument(
+        "--junit-xml", metavar="FILE", help="also write a JUnit XML report (one test per question)"
+    )
     check.add_argument("--snapshot", metavar="FILE", help="compare answers with this snapshot")
     check.add_argument(
         "--update-snapshot", action="store_true", help="record current answers to --snapshot"
@@ -132,26 +136,32 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     from qa import canned
     from qa.chat import Chatbot
 
-    cases = [case for path in args.questions for case in canned.load_cases(path)]
+    if args.update_snapshot and not args.snapshot:
+        raise ValueError("--update-snapshot needs --snapshot FILE to write to.")
+    files = {path: canned.load_cases(path) for path in args.questions}
+    cases = [case for file_cases in files.values() for case in file_cases]
     outcomes = canned.run_cases(Chatbot.from_corpus(settings=settings), cases)
     print(canned.report(outcomes, verbose=args.verbose))
     if args.json_report:
         Path(args.json_report).write_text(canned.outcomes_json(outcomes), encoding="utf-8")
     status = 0 if all(o.passed for o in outcomes) else 1
-    if args.update_snapshot and not args.snapshot:
-        raise ValueError("--update-snapshot needs --snapshot FILE to write to.")
+    recorded: dict[str, Any] | None = None
     if args.snapshot:
         path = Path(args.snapshot)
-        if not args.update_snapshot and not path.is_file():
-            raise FileNotFoundError(f"No snapshot at {path}: record one with --update-snapshot.")
         current = canned.snapshot_of(outcomes)
         if args.update_snapshot:
-            path.write_text(json.dumps(current, indent=1, ensure_ascii=False) + "\n", "utf-8")
+            canned.write_snapshot(path, current)
             print(f"snapshot of {len(current)} answers written to {path}")
         else:
-            changes = canned.snapshot_diff(json.loads(path.read_text("utf-8")), current)
+            recorded = canned.read_snapshot(path)
+            changes = canned.snapshot_diff(recorded, current)
             print("\n".join(changes) if changes else f"answers match snapshot {path}")
             status = status or (1 if changes else 0)
+    if args.junit_xml:
+        from qa.junit import junit_xml
+
+        report = junit_xml(canned.junit_cases(files, outcomes, recorded), name="qa check")
+        Path(args.junit_xml).write_bytes(report)
     return status
 
 

@@ -17,6 +17,8 @@ from qa.config import PROJECT_ROOT, Settings  # noqa: E402
 SEED_CORPUS = PROJECT_ROOT / "corpus"
 CANNED = PROJECT_ROOT / "tests" / "canned"
 
+pytest_plugins = ["pytester"]  # tests of the canned-question pytest plugin run pytest itself
+
 
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
@@ -31,6 +33,18 @@ def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def bot(seed_settings: Settings) -> Chatbot:
     """A Chatbot over the seed corpus (index built once for the session)."""
     return Chatbot.from_corpus(settings=seed_settings)
+
+
+@pytest.fixture(scope="session")
+def qa_settings(seed_settings: Settings) -> Settings:
+    """The canned-question items (qa/pytest_plugin.py) ask over the same private seed copy."""
+    return seed_settings
+
+
+@pytest.fixture(scope="session")
+def qa_snapshot() -> Path:
+    """Each canned-question item's answer must match the one recorded here."""
+    return CANNED / "snapshot.json"
 
 
 @pytest.fixture

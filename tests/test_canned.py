@@ -1,4 +1,9 @@
-"""The canned-question regression suite, run on the real model and index."""
+"""The canned-question format, runner and reports, on the real model and index.
+
+Every question of tests/canned/*.yaml is its own test, collected by the pytest plugin
+(qa/pytest_plugin.py) and compared with tests/canned/snapshot.json (pyproject.toml's
+qa_canned_files and qa_snapshot); the plugin itself is tested in test_pytest_plugin.py.
+"""
 
 from __future__ import annotations
 
@@ -17,35 +22,41 @@ FILES = sorted(CANNED.glob("*.yaml"))
 SNAPSHOT = CANNED / "snapshot.json"
 
 
-@pytest.fixture(scope="session")
-def outcomes(bot: Chatbot) -> dict[str, list[canned.Outcome]]:
-    """Every canned file run once for the session."""
-    return {path.name: canned.run_cases(bot, canned.load_cases(path)) for path in FILES}
+@pytest.fixture(scope="module")
+def cases() -> list[canned.Case]:
+    return [case for path in FILES for case in canned.load_cases(path)]
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
-def test_every_canned_question_passes(
-    outcomes: dict[str, list[canned.Outcome]], path: Path
-) -> None:
-    results = outcomes[path.name]
-    assert results
-    failed = [o for o in results if not o.passed]
-    assert not failed, canned.report(failed)
-
-
-def test_suite_covers_what_people_ask(outcomes: dict[str, list[canned.Outcome]]) -> None:
-    cases = [o.case for results in outcomes.values() for o in results]
+def test_suite_covers_what_people_ask(cases: list[canned.Case]) -> None:
     assert len(cases) >= 80
     assert sum(c.abstain for c in cases) >= 10
     assert sum(bool(c.after) for c in cases) >= 8
     assert sum(c.error for c in cases) >= 1
 
 
-def test_answers_match_the_committed_snapshot(outcomes: dict[str, list[canned.Outcome]]) -> None:
-    """Any change to any answer shows here as a diff; record it with --update-snapshot."""
-    current = canned.snapshot_of([o for results in outcomes.values() for o in results])
-    recorded = json.loads(SNAPSHOT.read_text(encoding="utf-8"))
-    assert canned.snapshot_diff(recorded, current) == []
+def test_snapshot_records_every_canned_question_and_no_other(cases: list[canned.Case]) -> None:
+    """Each item compares its own answer; this catches entries left from removed questions."""
+    recorded = canned.read_snapshot(SNAPSHOT)
+    assert sorted(recorded) == sorted({canned.case_key(case) for case in cases})
+
+
+def test_case_names_are_unique_readable_node_ids() -> None:
+    cases = [
+        canned.Case("What is X?"),
+        canned.Case("What is X?"),
+        canned.Case("How is it done?", after=("What is X?",)),
+        canned.Case(""),
+        canned.Case("   "),
+        canned.Case("What is std::vector [C++]?"),
+    ]
+    assert canned.case_names(cases) == [
+        "What is X?",
+        "What is X?[2]",
+        "What is X? / How is it done?",
+        "''",
+        "'   '",
+        "What is std:vector (C++)?",
+    ]
 
 
 def test_a_wrong_expectation_fails(bot: Chatbot, tmp_path: Path) -> None:
