@@ -17,8 +17,8 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +42,22 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """One turn of a benchmark conversation."""
+
+    ask: str  # what the user types in the conversation
+    full: str  # the same question written out in full ('' for a turn that starts a topic)
+    switch: bool  # starts a new topic (must not be read in the previous one)
+    golds: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    turns: tuple[Turn, ...]
+    half: str
+
+
+@dataclass(frozen=True)
 class Corpus:
     """A folder of documents with its questions; ``refuse`` are its own must-abstain ones."""
 
@@ -51,6 +67,7 @@ class Corpus:
     refuse: tuple[Question, ...] = ()
     index_of: str = ""  # another corpus whose index this one shares (same folder)
     index_folder: Path | None = None  # where its index is (default: under benchmarks/out/)
+    conversations: tuple[Conversation, ...] = ()
 
     @property
     def index_dir(self) -> Path:
@@ -170,22 +187,93 @@ def load_canned(name: str, folder: Path, files: Iterable[Path]) -> Corpus:
     )
 
 
+def load_conversations(
+    path: Path, golds_of: Callable[[dict], list[Span]], by_document: bool
+) -> tuple[Conversation, ...]:
+    """Conversations of a YAML file (a list of turn lists), each turn's gold spans given by
+    ``golds_of`` its entry; the half is that of the first turn's gold (document or question)."""
+    import yaml
+
+    if not path.is_file():
+        return ()
+    found = []
+    for turns in yaml.safe_load(path.read_text(encoding="utf-8")):
+        made = []
+        for entry in turns:
+            spans = golds_of(entry)
+            if not spans:
+                raise ValueError(f"{path}: no gold spans for {entry['ask']!r}")
+            made.append(
+                Turn(entry["ask"], entry.get("full", ""), bool(entry.get("switch")), tuple(spans))
+            )
+        key = made[0].golds[0][0] if by_document else made[0].ask
+        found.append(Conversation(tuple(made), _hash_half(key)))
+    return tuple(found)
+
+
+def _by_ids(questions: Path) -> Callable[[dict], list[Span]]:
+    """Gold spans of a conversation turn from the ids of a questions.jsonl's questions."""
+    spans: dict[str, Span] = {}
+    for line in questions.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            spans[str(row["id"])] = (row["source"], int(row["start"]), int(row["end"]))
+    return lambda entry: [spans[str(i)] for i in entry["gold"]]
+
+
+def _by_phrases(folder: Path) -> Callable[[dict], list[Span]]:
+    """Gold spans of a conversation turn from its expected phrases in its source document."""
+    from qa.documents import load_corpus
+
+    texts = {doc.source: doc.text for doc in load_corpus(folder)}
+
+    def golds(entry: dict) -> list[Span]:
+        wanted = str(entry.get("source", "")).lower()
+        return [
+            span
+            for source, text in texts.items()
+            if wanted in source.lower()
+            for span in phrase_spans(text, source, entry["expect"])
+        ]
+
+    return golds
+
+
+def with_conversations(
+    corpus: Corpus, path: Path, golds_of: Callable[[dict], list[Span]]
+) -> Corpus:
+    """``corpus`` with the benchmark conversations of ``path``."""
+    by_document = corpus.name != "seed"
+    return replace(corpus, conversations=load_conversations(path, golds_of, by_document))
+
+
 def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False) -> list[Corpus]:
     """The dev corpora by name (default all): seed, medquad-dev, covidqa-dev, medquad-chatty;
     with ``available_only``, those whose files are on this machine (../shared may be absent)."""
+    talks = ROOT / "benchmarks" / "conversations"
     makers = {
-        "seed": lambda: load_canned(
-            "seed", ROOT / "corpus", (ROOT / "tests" / "canned").glob("*.yaml")
+        "seed": lambda: with_conversations(
+            load_canned("seed", ROOT / "corpus", (ROOT / "tests" / "canned").glob("*.yaml")),
+            talks / "seed.yaml",
+            _by_phrases(ROOT / "corpus"),
         ),
-        "medquad-dev": lambda: load_jsonl(
-            "medquad-dev",
-            SHARED / "medquad-dev" / "corpus",
-            SHARED / "medquad-dev" / "questions.jsonl",
+        "medquad-dev": lambda: with_conversations(
+            load_jsonl(
+                "medquad-dev",
+                SHARED / "medquad-dev" / "corpus",
+                SHARED / "medquad-dev" / "questions.jsonl",
+            ),
+            talks / "medquad-dev.yaml",
+            _by_ids(SHARED / "medquad-dev" / "questions.jsonl"),
         ),
-        "covidqa-dev": lambda: load_jsonl(
-            "covidqa-dev",
-            SHARED / "covidqa-dev" / "corpus",
-            SHARED / "covidqa-dev" / "questions.jsonl",
+        "covidqa-dev": lambda: with_conversations(
+            load_jsonl(
+                "covidqa-dev",
+                SHARED / "covidqa-dev" / "corpus",
+                SHARED / "covidqa-dev" / "questions.jsonl",
+            ),
+            talks / "covidqa-dev.yaml",
+            _by_ids(SHARED / "covidqa-dev" / "questions.jsonl"),
         ),
         "medquad-chatty": lambda: load_chatty(
             "medquad-chatty",
@@ -197,7 +285,9 @@ def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False
     }
     wanted = list(names) if names else list(makers)
     if available_only:
-        wanted = [n for n in wanted if n == "seed" or (SHARED / n.replace("-chatty", "-dev")).is_dir()]
+        wanted = [
+            n for n in wanted if n == "seed" or (SHARED / n.replace("-chatty", "-dev")).is_dir()
+        ]
     unknown = set(wanted) - set(makers)
     if unknown:
         raise ValueError(f"unknown corpora {sorted(unknown)}; choose from {sorted(makers)}")

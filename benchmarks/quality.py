@@ -11,6 +11,9 @@ held-out) it prints:
   with confidence >= 0.8 whose first citation is right;
 - off-corpus refusals: the corpus is asked the other corpora's questions (and its own
   must-abstain canned questions) and must abstain;
+- multi-turn: follow-up turns of the corpus's benchmark conversations
+  (benchmarks/conversations/) answered right, beside the same questions written out in full
+  and asked alone, and topic switches whose first citation comes from the new topic;
 - answer latency p50/p95 (no question vectors cached).
 
     python benchmarks/quality.py                        # every corpus (about 15 minutes)
@@ -43,6 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from corpora import (  # noqa: E402
     OUT,
+    Conversation,
     Corpus,
     Question,
     Span,
@@ -157,6 +161,34 @@ def answer_all(bot: Chatbot, questions: list[Question], embedder: Embedder) -> l
     return out
 
 
+def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float]:
+    """Follow-up turns answered right in their conversation and written out in full alone;
+    topic switches whose first citation comes from the new topic's document."""
+    follow, full, switch = [], [], []
+    for talk in conversations:
+        chat = bot.fork()
+        for n, turn in enumerate(talk.turns):
+            answer = chat.ask(turn.ask)
+            first = [(c.source, c.start, c.end) for c in answer.citations[:1]]
+            if turn.switch:
+                sources = {source for source, _, _ in turn.golds}
+                switch.append(bool(first) and first[0][0] in sources)
+            elif n and turn.full:
+                follow.append(bool(first) and overlaps(first[0], turn.golds))
+                alone = bot.answer(turn.full).citations[:1]
+                full.append(
+                    bool(alone)
+                    and overlaps((alone[0].source, alone[0].start, alone[0].end), turn.golds)
+                )
+    return {
+        "follow-up turns": len(follow),
+        "follow-up right": sum(follow) / max(1, len(follow)),
+        "written in full right": sum(full) / max(1, len(full)),
+        "switches": len(switch),
+        "switch right": sum(switch) / max(1, len(switch)),
+    }
+
+
 def metrics(ranks: list[int]) -> tuple[float, float, float]:
     """(hit@1, recall@5, MRR@10) for 1-based first-hit ranks (0 = missed)."""
     n = max(1, len(ranks))
@@ -230,6 +262,7 @@ def evaluate(
             "confident right": sum(a.cite1 for a in confident) / max(1, len(confident)),
             "off-corpus asked": len(refused),
             "off-corpus refused": sum(refused) / max(1, len(refused)),
+            **converse(bot, [c for c in corpus.conversations if c.half == half]),
             "p50 ms": float(np.percentile([a.ms for a in answered], 50)),
             "p95 ms": float(np.percentile([a.ms for a in answered], 95)),
         }
@@ -267,6 +300,20 @@ def table(figures: dict[str, dict[str, dict]]) -> str:
                 f"| {f['confident share']:.2f} / {f['confident right']:.3f} "
                 f"| {f['p50 ms']:.0f} / {f['p95 ms']:.0f} |"
             )
+    lines += [
+        "",
+        "| corpus | half | follow-up turns | right in conversation | right written in full "
+        "| topic switches | switches right |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for corpus, halves in figures.items():
+        for half, f in halves.items():
+            if f["follow-up turns"] or f["switches"]:
+                lines.append(
+                    f"| {corpus} | {half} | {f['follow-up turns']} | {f['follow-up right']:.3f} "
+                    f"| {f['written in full right']:.3f} | {f['switches']} "
+                    f"| {f['switch right']:.3f} |"
+                )
     return "\n".join(lines)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import conversation
 from qa.cleaning import clean_question, has_words
 from qa.compose import Answer, comparison, compose
 from qa.config import Settings, settings_from_env
@@ -17,12 +17,9 @@ from qa.lexicon import Lexicon
 from qa.logs import Stopwatch
 from qa.question import Question, analyse
 from qa.retrieval import Passage, Retriever
-from qa.text import content_words
 
 log = logging.getLogger(__name__)
 
-_PRONOUN = re.compile(r"\b(it|its|it's|this|that|they|them|their|these|those|one)\b", re.I)
-_FOLLOW_UP_OPENING = re.compile(r"^(and|what about|how about|also|so|then)\b", re.I)
 
 _retrievers: dict[tuple[object, ...], Retriever] = {}
 _retrievers_lock = threading.Lock()
@@ -99,6 +96,7 @@ class Chatbot:
             (c.embed_text() for c in chunks), (c.title for c in chunks)
         )
         self.history: list[Turn] = []
+        self.topic: conversation.Topic | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -128,13 +126,23 @@ class Chatbot:
         return self.retriever.retrieve(analyse(cleaned, self.lexicon), k)
 
     def ask(self, question: str) -> Answer:
-        """Answer ``question``, reading it in the light of this conversation's earlier turns."""
+        """Answer ``question``, reading it in this conversation's topic (qa/conversation.py)."""
         cleaned = check_question(question, self.settings.max_question_chars)
         with self._lock:
-            query = resolve_follow_up(cleaned, [turn.query for turn in self.history])
-            answer = self.answer(cleaned, query)
-            self.history.append(Turn(cleaned, query, answer))
+            reading = conversation.read(cleaned, self.topic)
+            answer = self.answer(cleaned, reading.query)
+            self.topic = conversation.next_topic(self.topic, reading, self._cited_text(answer))
+            self.history.append(Turn(cleaned, reading.query, answer))
             return answer
+
+    def _cited_text(self, answer: Answer) -> str:
+        """The text of the passages holding the answer's citations."""
+        spans = {(c.source, c.start, c.end) for c in answer.citations}
+        return " ".join(
+            chunk.text
+            for chunk in self.retriever.index.chunks
+            if any(s == chunk.source and a < chunk.end and chunk.start < b for s, a, b in spans)
+        )
 
     def answer(self, question: str, query: str | None = None) -> Answer:
         """A stateless answer: analyse ``question`` (read as ``query`` when given), retrieve
@@ -166,43 +174,15 @@ class Chatbot:
 
     def _answer(self, question: Question) -> Answer:
         retrieval = self.retriever.search(question, self.settings.top_k)
-        return compose(question, retrieval, self.retriever, self.lexicon)
+        return compose(
+            question, retrieval, self.retriever, self.lexicon, self.settings.abstain_below
+        )
 
     def reset(self) -> None:
         """Forget this conversation."""
         with self._lock:
             self.history.clear()
-
-
-_GENERIC = frozenset(
-    "cause causes caused treatment treated treat performed done used use happens happen long "
-    "fast last work works effect effects side risk risks safe painful help helps".split()
-)
-
-
-def topic_of(query: str) -> str:
-    """The subject words of an earlier question, used to complete a follow-up."""
-    return " ".join(w for w in content_words(query) if w not in _GENERIC)
-
-
-def resolve_follow_up(question: str, earlier: list[str]) -> str:
-    """Complete a follow-up ('How is it performed?') with the subject of the previous turn.
-
-    A question is a follow-up when it opens like one ('And ...', 'What about ...') or leans
-    on a pronoun while naming at most two subject words of its own.
-    """
-    if not earlier:
-        return question
-    own = [w for w in content_words(_PRONOUN.sub(" ", question)) if w not in _GENERIC]
-    leaning = bool(_PRONOUN.search(question)) and len(own) <= 2
-    if not (leaning or _FOLLOW_UP_OPENING.search(question) or not own):
-        return question
-    topic = topic_of(earlier[-1])
-    if not topic or all(word in own for word in topic.split()):
-        return question
-    if _PRONOUN.search(question):
-        return _PRONOUN.sub(topic, question, count=1)
-    return f"{question} ({topic})"
+            self.topic = None
 
 
 _default: Chatbot | None = None

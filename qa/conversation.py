@@ -1,0 +1,135 @@
+"""Reading a question in its conversation: what it is about when it does not say.
+
+A conversation keeps its topic: the subject the user asked about last ("chemical neurolysis")
+and the passages its latest answer cited. A new question is read in that topic unless it
+names a subject of its own that the topic's passages do not speak of:
+
+- "What about cryoneurolysis?" names a new subject and asks the previous question of it;
+- "Is it permanent?" leans on a pronoun: the subject takes the pronoun's place (whatever
+  else the question names is what it asks of the subject);
+- "Which agents are used?" or "how long does the effect last" name nothing new (their words
+  are the topic's own, or only say what kind of answer is wanted): the subject is added;
+- anything else starts a new topic.
+
+How a question was read is the Answer's ``query`` (shown as "Read as").
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.question import KIND_WORDS
+from qa.text import FRAME_WORDS, content_words, stems, words
+
+_PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|these|those)\b", re.I)
+_POSSESSIVE = {"its", "their"}
+# 'What about X?', 'How about X?', 'And X?', 'And what about X?': the previous question, of X.
+_WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<thing>.+?)\s*[?.!]*\s*$", re.I)
+_AND_THING = re.compile(
+    r"^\s*and\s+(?P<thing>(?!what|how|when|why|where|who|which)[^?]+?)\s*\?\s*$", re.I
+)
+_ARTICLE = re.compile(r"^(the|a|an)\s+", re.I)
+EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What a conversation is about: the subject phrase, the question that set it (as read),
+    and the text of the passages its latest answer cited."""
+
+    subject: str
+    query: str
+    evidence: str
+
+
+def next_topic(topic: Topic | None, reading: Reading, cited: str) -> Topic | None:
+    """The topic after answering ``reading`` with passages ``cited`` (their text): a follow-up
+    keeps the subject and adds what was cited; anything else starts a topic of its own."""
+    if reading.follow_up and topic is not None:
+        return Topic(topic.subject, reading.query, f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}")
+    if not reading.subject:
+        return topic
+    return Topic(reading.subject, reading.query, cited)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one question is read in its conversation."""
+
+    query: str  # the question to answer
+    subject: str  # the subject it is about ('' when it names none and there is no topic)
+    follow_up: bool  # read in the previous topic (True) or as a topic of its own
+
+
+def subject_words(text: str) -> list[str]:
+    """The words of a question that name what it is about (not its kind, not framing)."""
+    return [w for w in content_words(text) if w not in FRAME_WORDS and w not in KIND_WORDS]
+
+
+def subject_phrase(text: str) -> str:
+    """The longest run of neighbouring subject words in ``text``, as written
+    ('What is chemical neurolysis?' -> 'chemical neurolysis')."""
+    wanted = set(subject_words(text))
+    best: list[str] = []
+    run: list[str] = []
+    for match in re.finditer(r"[^\W_]+(?:['’-][^\W_]+)*", text):
+        if match[0].lower() in wanted:
+            run.append(match[0])
+            if len(run) > len(best):
+                best = list(run)
+        else:
+            run = []
+    return " ".join(best)
+
+
+def read(question: str, topic: Topic | None) -> Reading:
+    """How to read ``question`` after ``topic`` (None at the start of a conversation)."""
+    own = subject_phrase(question)
+    if topic is None:
+        return Reading(question, own, False)
+    about = _WHAT_ABOUT.match(question) or _AND_THING.match(question)
+    if about:
+        thing = _ARTICLE.sub("", about["thing"].strip())
+        if subject_words(thing):
+            asked = _replace(topic.query, topic.subject, thing)
+            return Reading(asked, thing, False)
+    if _PRONOUN.search(question):
+        return Reading(_substitute(question, topic.subject), topic.subject, True)
+    if not _new_words(question, topic):
+        if not subject_words(question) or not _mentions(question, topic.subject):
+            return Reading(f"{question} ({topic.subject})", topic.subject, True)
+        return Reading(question, topic.subject, True)
+    return Reading(question, own, False)
+
+
+def _new_words(text: str, topic: Topic) -> list[str]:
+    """Subject words of ``text`` that the topic's passages and question do not use."""
+    known = set(words(f"{topic.evidence} {topic.query} {topic.subject}"))
+    known_stems = set(stems(sorted(known)))
+    found = subject_words(text)
+    return [
+        w
+        for w, s in zip(found, stems(found), strict=True)
+        if w not in known and s not in known_stems
+    ]
+
+
+def _mentions(text: str, subject: str) -> bool:
+    return all(w in words(text) for w in words(subject))
+
+
+def _substitute(question: str, subject: str) -> str:
+    """``question`` with its first pronoun replaced by ``subject``."""
+
+    def swap(match: re.Match[str]) -> str:
+        return f"{subject}'s" if match[0].lower() in _POSSESSIVE else subject
+
+    return _PRONOUN.sub(swap, question, count=1)
+
+
+def _replace(query: str, old: str, new: str) -> str:
+    """The previous question asked of ``new``: ``old`` replaced (any case), else added."""
+    if old and re.search(re.escape(old), query, re.I):
+        return re.sub(re.escape(old), new, query, count=1, flags=re.I)
+    return f"What is {new}?"

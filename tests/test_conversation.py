@@ -1,0 +1,56 @@
+"""Reading a question in its conversation: follow-ups keep the topic, new subjects start one."""
+
+from __future__ import annotations
+
+from qa.conversation import Reading, Topic, next_topic, read, subject_phrase
+
+CHEMICAL = Topic(
+    "chemical neurolysis",
+    "What is chemical neurolysis?",
+    "One common approach is chemical neurolysis, which involves injecting substances directly "
+    "onto or around the targeted nerve. Alcohol and phenol are frequently used chemical agents.",
+)
+
+
+def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
+    assert subject_phrase("What is chemical neurolysis?") == "chemical neurolysis"
+    assert subject_phrase("Which chemicals are used for chemical neurolysis?") == (
+        "chemical neurolysis"
+    )
+    assert subject_phrase("How is it treated?") == ""
+
+
+def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
+    assert read("Which agents are used?", CHEMICAL) == Reading(
+        "Which agents are used? (chemical neurolysis)", "chemical neurolysis", True
+    )
+    assert read("How long does the effect last?", CHEMICAL).query == (
+        "How long does the effect last? (chemical neurolysis)"
+    )
+
+
+def test_a_pronoun_takes_the_subject() -> None:
+    assert read("Is it permanent?", CHEMICAL).query == "Is chemical neurolysis permanent?"
+    assert read("What are its risks?", CHEMICAL).query == (
+        "What are chemical neurolysis's risks?"
+    )
+
+
+def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:
+    topic = Topic("chemical neurolysis", "How long does the effect last? (chemical neurolysis)", "")
+    reading = read("What about cryoneurolysis?", topic)
+    assert reading == Reading(
+        "How long does the effect last? (cryoneurolysis)", "cryoneurolysis", False
+    )
+
+
+def test_a_new_subject_starts_a_new_topic() -> None:
+    reading = read("What is cryoneurolysis?", CHEMICAL)
+    assert reading == Reading("What is cryoneurolysis?", "cryoneurolysis", False)
+    after = next_topic(CHEMICAL, reading, "Cryoneurolysis represents a different approach.")
+    assert after is not None and after.subject == "cryoneurolysis"
+    assert read("Is it permanent?", after).query == "Is cryoneurolysis permanent?"
+
+
+def test_the_first_question_has_no_topic_to_lean_on() -> None:
+    assert read("How is it treated?", None) == Reading("How is it treated?", "", False)
