@@ -4,8 +4,11 @@ A learned model (``qa/models/answerable.json``, fitted by ``benchmarks/train.py`
 halves: each corpus's own questions against the other corpora's questions asked of it) gives
 the probability that the loaded documents answer the question, from ANSWERABLE_FEATURES: how
 close the best evidence comes in meaning, how much of the question's rarity-weighted terms it
-holds, and how much of the question turns on words the corpus never uses. Below THRESHOLD the
-bot says the documents do not cover the question.
+holds, and how much of the question turns on words the corpus never uses. The log of the number
+of passages searched is a feature too: the best of many passages is closer to any question by
+chance than the best of a few (the maximum of N chance similarities grows with log N), so the
+same closeness means less in a large corpus. Below the threshold fitted with the model the bot
+says the documents do not cover the question.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from qa.retrieval import FEATURES, Retrieval
 from qa.scoring import SENTENCE_FEATURES, Evidence
 
 ANSWERABLE_FEATURES = (
-    "passage_logit",
     "passage_sentence",
     "passage_terms",
     "passage_sentence_terms",
@@ -40,6 +42,7 @@ ANSWERABLE_FEATURES = (
     "unknown_support",
     "yes_no_gap",
     "lead_cue",
+    "log_passages",
 )
 _SIMILARITY = SENTENCE_FEATURES.index("similarity")
 _TERMS = SENTENCE_FEATURES.index("terms_context")
@@ -75,7 +78,6 @@ def features(
     top = retrieval.passage_features[0]
     return np.array(
         [
-            top[-1],
             top[FEATURES.index("sentence")],
             top[FEATURES.index("terms")],
             top[FEATURES.index("sentence_terms")],
@@ -93,6 +95,7 @@ def features(
             support,
             float(question.yes_no) * (1.0 - rows[lead, _SUBJECT]),
             float(evidence.has_cue[lead]),
+            np.log(retrieval.passages_searched),
         ]
     )
 

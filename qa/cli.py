@@ -23,9 +23,10 @@ def _parser() -> argparse.ArgumentParser:
         "--top-k", type=int, help="passages read per answer (default: QA_TOP_K or 8)"
     )
     common.add_argument(
-        "--min-similarity",
+        "--abstain-below",
         type=float,
-        help="abstain below this similarity (default: QA_MIN_SIMILARITY or 0.35)",
+        help="abstain when the probability that the documents answer is below this "
+        "(default: QA_ABSTAIN_BELOW or the threshold fitted with the model)",
     )
     common.add_argument(
         "--max-question-chars",
@@ -85,7 +86,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         index_dir=args.index,
         model=args.model,
         top_k=args.top_k,
-        min_similarity=args.min_similarity,
+        abstain_below=args.abstain_below,
         max_question_chars=args.max_question_chars,
     )
 

@@ -84,9 +84,15 @@ def not_covered(question: Question, confidence: float) -> Answer:
 
 
 def compose(
-    question: Question, retrieval: Retrieval, retriever: Retriever, lexicon: Lexicon
+    question: Question,
+    retrieval: Retrieval,
+    retriever: Retriever,
+    lexicon: Lexicon,
+    abstain_below: float | None = None,
 ) -> Answer:
-    """The answer to an analysed question from its retrieved passages, or an abstention."""
+    """The answer to an analysed question from its retrieved passages, or an abstention when
+    the probability that the documents answer is below ``abstain_below`` (default: the
+    threshold fitted with the abstention model)."""
     evidence = scoring.score(question, retrieval, retriever)
     lead = templates.lead_sentence(question, evidence) if evidence is not None else None
     if evidence is None or lead is None:
@@ -94,7 +100,7 @@ def compose(
     answerable = abstain.answerable(
         abstain.features(question, retrieval, evidence, lead, lexicon, retriever.embedder)
     )
-    if answerable < abstain.threshold():
+    if answerable < (abstain.threshold() if abstain_below is None else abstain_below):
         return not_covered(question, 1.0 - answerable)
     chosen = templates.choose(question, evidence, lead)
     quoted = templates.quotes(evidence, chosen)

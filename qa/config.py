@@ -20,7 +20,9 @@ class Settings:
     chunk_words: int = 120  # upper bound on words per chunk
     chunk_overlap: int = 1  # sentences shared by neighbouring chunks of a section
     top_k: int = 8  # passages handed to the composer
-    min_similarity: float = 0.35  # below this best sentence similarity the bot abstains
+    # Abstain when the probability that the documents answer is below this; None: the
+    # threshold fitted with the abstention model (qa/models/answerable.json).
+    abstain_below: float | None = None
     max_question_chars: int = 1000  # longer questions are refused with a clear message
 
     def __post_init__(self) -> None:
@@ -30,7 +32,11 @@ class Settings:
                 ("chunk_words", "at least 5", self.chunk_words >= 5),
                 ("chunk_overlap", "0 or more", self.chunk_overlap >= 0),
                 ("top_k", "at least 1", self.top_k >= 1),
-                ("min_similarity", "between -1 and 1", -1.0 <= self.min_similarity <= 1.0),
+                (
+                    "abstain_below",
+                    "between 0 and 1",
+                    self.abstain_below is None or 0.0 <= self.abstain_below <= 1.0,
+                ),
                 ("max_question_chars", "at least 10", self.max_question_chars >= 10),
             )
             if not ok
@@ -60,7 +66,7 @@ _ENV = {
     "chunk_words": "QA_CHUNK_WORDS",
     "chunk_overlap": "QA_CHUNK_OVERLAP",
     "top_k": "QA_TOP_K",
-    "min_similarity": "QA_MIN_SIMILARITY",
+    "abstain_below": "QA_ABSTAIN_BELOW",
     "max_question_chars": "QA_MAX_QUESTION_CHARS",
 }
 
@@ -78,7 +84,7 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         try:
             if kind in ("int", int):
                 values[name] = int(raw)
-            elif kind in ("float", float):
+            elif kind in ("float", float, "float | None"):
                 values[name] = float(raw)
             else:
                 values[name] = raw

@@ -104,6 +104,7 @@ class Retrieval:
     term_weights: dict[str, float]
     unindexed: float
     lexical_strength: float
+    passages_searched: int
 
 
 def sentence_rows(chunks: list[Any]) -> list[np.ndarray]:
@@ -261,6 +262,7 @@ class Retriever:
             found.term_weights,
             found.unindexed,
             found.lexical_strength,
+            len(self.index.chunks),
         )
 
     def retrieve(self, question: Question, k: int = 10) -> list[Passage]:

@@ -243,7 +243,7 @@ def test_threshold_option_changes_the_answer(
     seed_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     options = ["--corpus", str(seed_settings.corpus_dir), "--index", str(seed_settings.index_dir)]
-    assert main(["ask", "What is denervation?", "--min-similarity", "0.99", *options]) == 0
+    assert main(["ask", "What is denervation?", "--abstain-below", "1", *options]) == 0
     assert "could not find an answer" in capsys.readouterr().out
 
 

@@ -1,0 +1,60 @@
+"""Question analysis: kind, greetings and sign-offs, the focus of a long question, comparisons."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.question import compared_of, focus_of, kind_of, without_pleasantries
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("What is denervation?", "definition"),
+        ("What are the risks of neurolysis?", "risk"),
+        ("Are there side effects?", "risk"),
+        ("How much does Botox cost?", "cost"),
+        ("Who should not have neurolysis?", "contraindication"),
+        ("How long does the relief last?", "duration"),
+        ("What is the difference between denervation and neurolysis?", "comparison"),
+        ("Does neurolysis hurt?", "yesno"),
+        ("Why might cryoneurolysis be preferred?", "reason"),
+    ],
+)
+def test_kind_of_answer_wanted(question: str, kind: str) -> None:
+    assert kind_of(question) == kind
+
+
+def test_greetings_and_sign_offs_do_not_matter() -> None:
+    assert without_pleasantries("Hi there, what is shingles? Thanks so much!") == "what is shingles?"
+    assert without_pleasantries("Good morning. How is gout treated? Many thanks, Susan") == (
+        "How is gout treated?"
+    )
+    assert without_pleasantries("thanks") == "thanks"  # nothing else: kept as it is
+
+
+def test_a_long_question_is_searched_on_its_first_line_and_what_it_asks() -> None:
+    chatty = (
+        "shingles pain. hi my mother is 70, the rash went away months ago but she still has "
+        "pain and she is very tired all the time, what can she take? thanks"
+    )
+    assert focus_of(chatty) == (
+        "shingles pain. hi my mother is 70, the rash went away months ago but she still has "
+        "pain and she is very tired all the time, what can she take?"
+    ) or focus_of(chatty).startswith("shingles pain.")
+    assert focus_of("What is shingles?") == "What is shingles?"
+
+
+@pytest.mark.parametrize(
+    ("question", "things"),
+    [
+        ("What is the difference between denervation and neurolysis?", ("denervation", "neurolysis")),
+        ("cryoneurolysis vs thermal neurolysis", ("cryoneurolysis", "thermal neurolysis")),
+        ("How does surgical neurolysis differ from ablative techniques?",
+         ("surgical neurolysis", "ablative techniques")),
+        ("Compare phenol with alcohol", ("phenol", "alcohol")),
+        ("What is neurolysis?", ()),
+    ],
+)  # fmt: skip
+def test_things_compared(question: str, things: tuple[str, ...]) -> None:
+    assert compared_of(question) == things
