@@ -150,6 +150,7 @@ class Citation:
     end: int
     quote: str  # == decoded text of ``source``[start:end]
     score: float
+    page: int | None = None  # 1-based page of ``start`` for formats with pages (PDF), else None
 
     def label(self) -> str:
         """'Title - Section' as shown in a source list."""
@@ -171,9 +172,10 @@ class Answer:
     question_type: str = ""
 
     def sources_text(self) -> str:
-        """The numbered source list: '[1] Title - Section (file, characters a-b)'."""
+        """The numbered source list: '[1] Title - Section (file, p. 3, characters a-b)'."""
         return "\n".join(
-            f"[{c.n}] {c.label()} ({c.source}, characters {c.start}-{c.end})"
+            f"[{c.n}] {c.label()} ({c.source}, {'' if c.page is None else f'p. {c.page}, '}"
+            f"characters {c.start}-{c.end})"
             for c in self.citations
         )
 
