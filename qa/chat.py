@@ -10,11 +10,11 @@ from pathlib import Path
 
 from qa.compose import Answer, compose
 from qa.config import Settings, settings_from_env
-from qa.embedding import get_embedder
-from qa.index import open_index
 from qa.lexicon import Lexicon
 from qa.logs import Stopwatch
+from qa.pages import with_pages
 from qa.questions import clean_question, has_words
+from qa.refresh import LiveIndex, shared_live
 from qa.retrieval import Passage, Retriever
 from qa.text import content_words
 
@@ -23,23 +23,10 @@ log = logging.getLogger(__name__)
 _PRONOUN = re.compile(r"\b(it|its|it's|this|that|they|them|their|these|those|one)\b", re.I)
 _FOLLOW_UP_OPENING = re.compile(r"^(and|what about|how about|also|so|then)\b", re.I)
 
-_retrievers: dict[tuple[object, ...], Retriever] = {}
-_retrievers_lock = threading.Lock()
-
-
 def shared_retriever(settings: Settings, rebuild: bool = False) -> Retriever:
-    """The process-wide Retriever for these settings: model and index are loaded once."""
-    key = (
-        settings.corpus_dir,
-        settings.index_dir,
-        settings.model,
-        *settings.chunking_key().values(),
-    )
-    with _retrievers_lock:
-        if rebuild or key not in _retrievers:
-            embedder = get_embedder(settings.model)
-            _retrievers[key] = Retriever(open_index(settings, embedder, rebuild), embedder)
-        return _retrievers[key]
+    """The process-wide Retriever for these settings (loaded once, refreshed when files
+    changed: see qa.refresh)."""
+    return shared_live(settings, rebuild).view.retriever
 
 
 QUESTION_SLACK = 4  # raw input may be this many times the limit before cleaning shortens it
@@ -85,17 +72,33 @@ class Chatbot:
     """Answers questions about one corpus and remembers this conversation for follow-ups.
 
     Chatbots made from the same settings share one loaded model and index, so a server can
-    hold one Chatbot per browser session cheaply.
+    hold one Chatbot per browser session cheaply. Made by ``from_corpus``, they follow the
+    corpus folder: added, changed and removed files are indexed while they run (qa.refresh).
     """
 
     def __init__(
-        self, retriever: Retriever, settings: Settings, lexicon: Lexicon | None = None
+        self,
+        retriever: Retriever | LiveIndex,
+        settings: Settings,
+        lexicon: Lexicon | None = None,
     ) -> None:
-        self.retriever = retriever
+        self.live = (
+            retriever
+            if isinstance(retriever, LiveIndex)
+            else LiveIndex.fixed(retriever, settings, lexicon)
+        )
         self.settings = settings
-        self.lexicon = lexicon or Lexicon(chunk.embed_text() for chunk in retriever.index.chunks)
         self.history: list[Turn] = []
         self._lock = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever of the current index version."""
+        return self.live.current().retriever
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self.live.current().lexicon
 
     @classmethod
     def from_corpus(
@@ -112,11 +115,11 @@ class Chatbot:
                 Path(corpus_dir).name + ".index"
             )
         chosen = base.with_overrides(corpus_dir=corpus_dir, index_dir=index_dir)
-        return cls(shared_retriever(chosen, rebuild), chosen)
+        return cls(shared_live(chosen, rebuild), chosen)
 
     def fork(self) -> Chatbot:
         """A new conversation over the same loaded index."""
-        return Chatbot(self.retriever, self.settings, self.lexicon)
+        return Chatbot(self.live, self.settings)
 
     def retrieve(self, question: str, k: int = 10) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first (no conversation context)."""
@@ -137,17 +140,19 @@ class Chatbot:
         """A stateless answer: retrieve for ``query`` (default the question) and compose."""
         timer = Stopwatch()
         question = check_question(question, self.settings.max_question_chars)
-        query = self.lexicon.correct(query or question)
-        passages = self.retriever.retrieve(query, self.settings.top_k)
+        view = self.live.current()  # one index version for the whole answer
+        query = view.lexicon.correct(query or question)
+        passages = view.retriever.retrieve(query, self.settings.top_k)
         timer.lap("retrieve")
         answer = compose(
             question,
             passages,
-            self.retriever.embedder,
+            view.retriever.embedder,
             self.settings.min_similarity,
             query,
-            lexicon=self.lexicon,
+            lexicon=view.lexicon,
         )
+        answer = with_pages(answer, view.retriever.index.manifest)
         timer.lap("compose")
         log.info(
             "answered",
@@ -207,7 +212,7 @@ def default_chatbot() -> Chatbot:
     with _default_lock:
         if _default is None:
             settings = settings_from_env()
-            _default = Chatbot(shared_retriever(settings), settings)
+            _default = Chatbot(shared_live(settings), settings)
         return _default
 
 

@@ -22,6 +22,9 @@ class Settings:
     top_k: int = 8  # passages handed to the composer
     min_similarity: float = 0.35  # below this best sentence similarity the bot abstains
     max_question_chars: int = 1000  # longer questions are refused with a clear message
+    # A running chatbot looks for added, changed and removed files at most this often
+    # (seconds, in the background); 0 turns that off (Chatbot.from_corpus still checks).
+    refresh_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         problems = [
@@ -32,6 +35,7 @@ class Settings:
                 ("top_k", "at least 1", self.top_k >= 1),
                 ("min_similarity", "between -1 and 1", -1.0 <= self.min_similarity <= 1.0),
                 ("max_question_chars", "at least 10", self.max_question_chars >= 10),
+                ("refresh_seconds", "0 or more", self.refresh_seconds >= 0),
             )
             if not ok
         ]
@@ -62,6 +66,7 @@ _ENV = {
     "top_k": "QA_TOP_K",
     "min_similarity": "QA_MIN_SIMILARITY",
     "max_question_chars": "QA_MAX_QUESTION_CHARS",
+    "refresh_seconds": "QA_REFRESH_SECONDS",
 }
 
 
