@@ -179,30 +179,38 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
-def document_from_bytes(name: str, data: bytes) -> Document | None:
-    """The document read from one file's bytes by its format's reader, or None (with a
-    warning naming the file and the reason) when it cannot be used."""
+def read_document(name: str, data: bytes) -> Document:
+    """The document read from one file's bytes by its format's reader; raises Unreadable
+    with the reason when it cannot be used (anything a reader raises counts as that, so a
+    library's surprise on a strange file never stops a build)."""
     from qa.readers import Unreadable, reader_for
 
     reader = reader_for(name)
     if reader is None:
-        log.warning("skipping %s: not a format the corpus reads", name)
-        return None
+        raise Unreadable("not a format the corpus reads")
     try:
         document = reader(name, data)
+    except Unreadable:
+        raise
+    except Exception as error:
+        raise Unreadable(f"cannot be read ({type(error).__name__}: {error})") from None
+    if not document.text.strip():
+        raise Unreadable("empty file")
+    if not document.sections:
+        raise Unreadable("no paragraphs of text found")
+    return replace(document, sha256=hashlib.sha256(data).hexdigest())
+
+
+def document_from_bytes(name: str, data: bytes) -> Document | None:
+    """The document read from one file's bytes, or None (with a warning naming the file and
+    the reason) when it cannot be used."""
+    from qa.readers import Unreadable
+
+    try:
+        return read_document(name, data)
     except Unreadable as problem:
         log.warning("skipping %s: %s", name, problem)
         return None
-    except Exception as error:  # a library's surprise on a strange file must not stop a build
-        log.warning("skipping %s: cannot be read (%s: %s)", name, type(error).__name__, error)
-        return None
-    if not document.text.strip():
-        log.warning("skipping %s: empty file", name)
-        return None
-    if not document.sections:
-        log.warning("skipping %s: no paragraphs of text found", name)
-        return None
-    return replace(document, sha256=hashlib.sha256(data).hexdigest())
 
 
 def load_file(path: Path, root: Path) -> Document | None:

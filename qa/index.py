@@ -31,11 +31,12 @@ from qa import kept
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.documents import (
+    Document,
     check_corpus_folder,
     corpus_files,
-    document_from_bytes,
     file_sha256,
     no_documents_message,
+    read_document,
     read_source,
 )
 from qa.embedding import Embedder
@@ -228,7 +229,7 @@ def build_index(
                 previous.chunks[first:last],
                 previous.vectors[first:last],
                 previous.sentence_vectors[s_first:s_last],
-                {key: entry[key] for key in ("kept", "pages") if key in entry},
+                {key: entry[key] for key in ("kept", "pages", "skipped") if key in entry},
             )
     directory = settings.index_dir
     directory.mkdir(parents=True, exist_ok=True)
@@ -262,7 +263,7 @@ def build_index(
             parts.append([doc_vectors, doc_sentence_vectors])
             doc_sentences = len(doc_sentence_vectors)
         else:
-            document = document_from_bytes(name, data) if data is not None else None
+            document = _read(name, data, record) if data is not None else None
             if document is not None and keeps_text(name):
                 record["kept"] = kept.save(directory, document)
                 if document.pages:
@@ -360,6 +361,19 @@ def build_index(
         },
     )
     return Index(directory, manifest, chunks, vectors, sentence_vectors, lexical, index)
+
+
+def _read(name: str, data: bytes, record: dict[str, Any]) -> Document | None:
+    """The file's document, or None with a warning and the reason noted in its ``record``
+    (the chat page lists files that were not read, and why)."""
+    from qa.readers import Unreadable
+
+    try:
+        return read_document(name, data)
+    except Unreadable as problem:
+        log.warning("skipping %s: %s", name, problem)
+        record["skipped"] = str(problem)
+        return None
 
 
 def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
