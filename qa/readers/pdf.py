@@ -19,7 +19,7 @@ import statistics
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from qa.documents import Block, Document, assemble
@@ -37,6 +37,8 @@ _PAGE_NUMBER = re.compile(
 _DIGITS = re.compile(r"\d+")
 _SENTENCE_END = tuple(".!?:;")
 _HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
+# PDFium marks a hyphen at a line end as U+FFFE (or U+0002) and may join the two lines.
+_MARKED_HYPHEN = re.compile(r"([^\W\d_]+)[\ufffe\x02\u00ad]\s*([^\W\d_]+)")
 
 
 @dataclass(frozen=True)
@@ -225,19 +227,28 @@ def _heading_lines(lines: list[Line], outline: list[tuple[int, str]], body: floa
     return marked
 
 
+def _dehyphenate(text: str, hyphenated: set[str]) -> str:
+    """Words PDFium marked as hyphenated at a line end, joined: 'treat\ufffement' ->
+    'treatment', but 'well-known' where the document writes it with a hyphen elsewhere."""
+
+    def joined(match: re.Match[str]) -> str:
+        first, second = match.group(1), match.group(2)
+        compound = f"{first}-{second}"
+        return compound if compound.lower() in hyphenated else first + second
+
+    return _MARKED_HYPHEN.sub(joined, text).replace("\ufffe", "-").replace("\x02", "-")
+
+
 def _join(previous: str, following: str, hyphenated: set[str]) -> str:
-    """Two lines of one paragraph as one text, joining a word hyphenated across them."""
-    if previous.endswith(_HYPHENS) and len(previous) > 1 and previous[-2].isalpha():
-        head = previous[:-1]
-        if following[:1].islower():
-            first = following.split()[0] if following.split() else ""
-            last = head.split()[-1] if head.split() else ""
-            if f"{last}-{first}".lower().strip(".,;:") in hyphenated and previous[-1] == "-":
-                return previous + following  # a real compound that broke at its hyphen
-            return head + following
-        if previous[-1] == "-":
-            return previous + following
-        return head + following
+    """Two lines of one paragraph as one text: a word hyphenated across them is joined
+    ('treat-' + 'ment'), unless the document writes it with its hyphen elsewhere
+    ('well-known')."""
+    if len(previous) > 1 and previous.endswith(_HYPHENS) and previous[-2].isalpha():
+        head, before, after = previous[:-1], previous[:-1].split(), following.split()
+        if following[:1].islower() and before and after:
+            compound = f"{before[-1]}-{after[0]}".lower().rstrip(".,;:!?)")
+            return f"{head}-{following}" if compound in hyphenated else head + following
+        return f"{head}-{following}"  # 'COVID-' + '19': a hyphen that stays, no space
     return f"{previous} {following}"
 
 
@@ -264,6 +275,7 @@ def _assemble(
         for line in lines
         for word in re.findall(r"[^\W\d_]+-[^\W\d_]+", line.text)
     }
+    lines = [replace(line, text=_dehyphenate(line.text, hyphenated)) for line in lines]
 
     # Group lines into blocks: (heading?, [lines]).
     groups: list[tuple[bool, list[Line]]] = []
