@@ -295,3 +295,20 @@ def test_kept_text_serves_citations_after_the_file_changes(tmp_path: Path) -> No
     assert c.quote in context()
     with pytest.raises(ValueError, match="changed since the index was built"):
         excerpt(corpus, c.source, c.start, c.end, "not the quote", index_dir=index.directory)
+
+
+@pytest.mark.parametrize(
+    ("previous", "following", "joined"),
+    [
+        ("plans the treat-", "ment together", "plans the treatment together"),
+        ("among African-", "Americans", "among African-Americans"),
+        ("after 12-", "day courses", "after 12-day courses"),
+        ("a long-", "term plan", "a long-term plan"),  # written 'long-term' elsewhere
+        ("the pre-", "treated cloth", "the pretreated cloth"),  # written 'pretreated' elsewhere
+        ("the end.", "Next", "the end. Next"),
+    ],
+)
+def test_words_broken_over_lines(previous: str, following: str, joined: str) -> None:
+    from qa.readers.pdf import _join
+
+    assert _join(previous, following, {"long-term", "pretreated"}) == joined

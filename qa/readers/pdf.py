@@ -38,7 +38,8 @@ _DIGITS = re.compile(r"\d+")
 _SENTENCE_END = tuple(".!?:;")
 _HYPHENS = ("-", "\u00ad", "\u2010", "\x02", "\ufffe")
 # PDFium marks a hyphen at a line end as U+FFFE (or U+0002) and may join the two lines.
-_MARKED_HYPHEN = re.compile(r"([^\W\d_]+)[\ufffe\x02\u00ad]\s*([^\W\d_]+)")
+_MARKED_HYPHEN = re.compile(r"([^\W_]+)[\ufffe\x02\u00ad]\s*([^\W_]+)")
+_WORDS = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
 
 
 @dataclass(frozen=True)
@@ -227,28 +228,39 @@ def _heading_lines(lines: list[Line], outline: list[tuple[int, str]], body: floa
     return marked
 
 
-def _dehyphenate(text: str, hyphenated: set[str]) -> str:
-    """Words PDFium marked as hyphenated at a line end, joined: 'treat\ufffement' ->
-    'treatment', but 'well-known' where the document writes it with a hyphen elsewhere."""
+def _keeps_hyphen(first: str, second: str, words: set[str]) -> bool:
+    """Whether 'first-' at a line end and 'second' on the next line are one hyphenated word
+    ('well-known', 'African-American', '12-day') rather than a word split to fit the line
+    ('treat-ment'). The document's own spelling decides when it has one (``words``: its
+    words in lower case, hyphenated ones whole); else a capital or digit keeps the hyphen."""
+    if f"{first}-{second}".lower() in words:
+        return True
+    if f"{first}{second}".lower() in words:
+        return False
+    return not second[:1].islower() or first[-1:].isdigit()
 
-    def joined(match: re.Match[str]) -> str:
+
+def _dehyphenate(text: str, words: set[str]) -> str:
+    """Words PDFium marked as hyphenated at a line end (U+FFFE), resolved within the line."""
+
+    def resolve(match: re.Match[str]) -> str:
         first, second = match.group(1), match.group(2)
-        compound = f"{first}-{second}"
-        return compound if compound.lower() in hyphenated else first + second
+        return f"{first}-{second}" if _keeps_hyphen(first, second, words) else first + second
 
-    return _MARKED_HYPHEN.sub(joined, text).replace("\ufffe", "-").replace("\x02", "-")
+    return _MARKED_HYPHEN.sub(resolve, text).replace("\ufffe", "-").replace("\x02", "-")
 
 
-def _join(previous: str, following: str, hyphenated: set[str]) -> str:
+def _join(previous: str, following: str, words: set[str]) -> str:
     """Two lines of one paragraph as one text: a word hyphenated across them is joined
-    ('treat-' + 'ment'), unless the document writes it with its hyphen elsewhere
-    ('well-known')."""
-    if len(previous) > 1 and previous.endswith(_HYPHENS) and previous[-2].isalpha():
+    ('treat-' + 'ment'), a hyphenated word keeps its hyphen ('well-' + 'known')."""
+    if len(previous) > 1 and previous.endswith(_HYPHENS) and previous[-2].isalnum():
         head, before, after = previous[:-1], previous[:-1].split(), following.split()
-        if following[:1].islower() and before and after:
-            compound = f"{before[-1]}-{after[0]}".lower().rstrip(".,;:!?)")
-            return f"{head}-{following}" if compound in hyphenated else head + following
-        return f"{head}-{following}"  # 'COVID-' + '19': a hyphen that stays, no space
+        if before and after:
+            first = re.sub(r"^\W+", "", before[-1])
+            second = re.sub(r"\W+$", "", after[0])
+            if not _keeps_hyphen(first, second, words):
+                return head + following
+        return f"{head}-{following}"
     return f"{previous} {following}"
 
 
@@ -270,12 +282,8 @@ def _assemble(
         if a.page == b.page and a.size == b.size == body and 0 < a.top - b.top < 3 * body
     ]
     pitch = statistics.median([-p for p in pitches]) if pitches else 1.2 * body
-    hyphenated = {
-        word.lower()
-        for line in lines
-        for word in re.findall(r"[^\W\d_]+-[^\W\d_]+", line.text)
-    }
-    lines = [replace(line, text=_dehyphenate(line.text, hyphenated)) for line in lines]
+    words = {word.lower() for line in lines for word in _WORDS.findall(line.text)}
+    lines = [replace(line, text=_dehyphenate(line.text, words)) for line in lines]
 
     # Group lines into blocks: (heading?, [lines]).
     groups: list[tuple[bool, list[Line]]] = []
@@ -310,7 +318,7 @@ def _assemble(
         start = offset
         text = ""
         for line in members:
-            text = _join(text, line.text, hyphenated) if text else line.text
+            text = _join(text, line.text, words) if text else line.text
             page_starts.setdefault(line.page, start + len(text) - len(line.text))
         parts.append(text)
         offset = start + len(text)
