@@ -56,11 +56,7 @@ def find(
     kept, newest first; without a quote the current version is returned.
     """
     names = [current] if current else []
-    older = sorted(
-        directory.glob(f"{PREFIX}{_source_key(source)}-*.json"),
-        key=lambda path: path.stat().st_mtime_ns if path.exists() else 0,
-        reverse=True,
-    )
+    older = sorted(directory.glob(f"{PREFIX}{_source_key(source)}-*.json"), key=_age)
     names += [path.name for path in older if path.name != current]
     for name in names:
         document = load(directory, name)
@@ -69,6 +65,14 @@ def find(
         if quote is None or document.text[start:end] == quote:
             return document
     return None
+
+
+def _age(path: Path) -> int:
+    """Newest first; a file removed meanwhile sorts last (and then fails to load)."""
+    try:
+        return -path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def names_in(manifest: dict[str, Any] | None) -> set[str]:

@@ -283,6 +283,8 @@ def test_api_keeps_a_conversation_per_client_and_reports_errors(seed_url: str) -
 
 
 FORMATS = PROJECT_ROOT / "tests" / "fixtures" / "formats"
+# The README's screenshot; written by this test when QA_UPDATE_SCREENSHOTS=1 (else to a
+# temporary folder, so that running the tests leaves the work tree as it was).
 SCREENSHOT = PROJECT_ROOT / "docs" / "pdf-source.png"
 
 
@@ -305,7 +307,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Pa
 
 
 def test_uploaded_pdf_is_answered_with_its_page_highlighted(
-    browser: Browser, live_url: tuple[str, Path]
+    browser: Browser, live_url: tuple[str, Path], tmp_path: Path
 ) -> None:
     url, corpus = live_url
     chat = ChatPage(browser, url)
@@ -330,7 +332,10 @@ def test_uploaded_pdf_is_answered_with_its_page_highlighted(
         assert chat.page.evaluate("document.querySelector('#qa-source img').naturalWidth") > 800
         image.scroll_into_view_if_needed()
         chat.page.wait_for_timeout(300)
-        chat.page.screenshot(path=str(SCREENSHOT), full_page=True)
+        keep = os.environ.get("QA_UPDATE_SCREENSHOTS") == "1"
+        shot = SCREENSHOT if keep else tmp_path / SCREENSHOT.name
+        chat.page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 50_000
 
         # the same file again is no new file; a hidden name or a wrong type is refused
         chat.page.set_input_files("#qa-upload-files input[type=file]", FORMATS / "denervation.pdf")
