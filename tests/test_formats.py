@@ -200,6 +200,7 @@ BAD_FILES = {
     "cut.docx": (lambda: truncated(FORMATS / "denervation.docx"), "damaged Word file, not a"),
     "bomb.docx": (zip_bomb_docx, "word/document.xml is compressed"),
     "empty.html": (lambda: b"<html><body><script>var a = 1;</script></body></html>", "empty"),
+    "deep.html": (lambda: b"<div>" * 5000 + b"<p>Deep.</p>", "elements nested 5,000 deep"),
 }
 
 

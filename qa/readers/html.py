@@ -33,6 +33,15 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 _ROLES = frozenset("navigation banner contentinfo complementary search dialog alert".split())
+# Elements that always need their end tag: how deep they nest bounds the page's depth.
+_NESTING = frozenset(
+    b"""div span section article main aside nav header footer ul ol dl table blockquote form a
+    b i em strong font small big u s sub sup code pre label button select textarea h1 h2 h3 h4
+    h5 h6 figure figcaption details summary center fieldset noscript template abbr cite q mark
+    time svg g""".split()
+)
+_TAG = re.compile(rb"<(/?[a-zA-Z][a-zA-Z0-9]*)")
+_MARKED = "[hidden],[aria-hidden],[style],[role],[class],[id]"  # elements _hidden looks at
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([-\w.:]+)""", re.I)
 _SPACES = re.compile(r"\s+")
 
@@ -41,6 +50,11 @@ def read(name: str, data: bytes) -> Document:
     """The document in a web page's bytes."""
     from selectolax.lexbor import LexborHTMLParser
 
+    depth = _depth(data)
+    if depth > limits.MAX_HTML_DEPTH:
+        raise Unreadable(
+            f"elements nested {depth:,} deep, more than the limit of {limits.MAX_HTML_DEPTH:,}"
+        )
     tree = LexborHTMLParser(_decode(data, name))
     root = _content_root(tree)
     if root is None:
@@ -66,6 +80,18 @@ def read(name: str, data: bytes) -> Document:
     return assemble(name, "\n\n".join(parts), blocks)
 
 
+def _depth(data: bytes) -> int:
+    """How deep the page's elements that need an end tag nest, counted from the tags."""
+    depth = deepest = 0
+    for tag in _TAG.findall(data):
+        closing = tag.startswith(b"/")
+        if tag.lstrip(b"/").lower() not in _NESTING:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
 def _decode(data: bytes, name: str) -> str:
     """The page as text: a <meta charset> declaration first, else as a text file."""
     declared = _CHARSET.search(data[:4096])
@@ -88,10 +114,8 @@ def _content_root(tree: Any) -> Any:
     return tree.body
 
 
-def _skipped(node: Any) -> bool:
-    tag = node.tag
-    if tag in SKIP or tag == "-comment":
-        return True
+def _hidden(node: Any) -> bool:
+    """An element the page hides or marks as boilerplate by its attributes."""
     attributes = node.attributes
     if "hidden" in attributes or attributes.get("aria-hidden") == "true":
         return True
@@ -109,6 +133,9 @@ def _pieces(root: Any) -> list[tuple[str, int]]:
     pieces: list[tuple[str, int]] = []
     buffer: list[str] = []
     preformatted = 0
+    # Only elements with such attributes can be hidden: found by lexbor's selector engine,
+    # so the walk below looks at tag names alone.
+    hidden = {node.mem_id for node in root.css(_MARKED) if _hidden(node)}
 
     def flush(level: int = 0) -> None:
         text = "".join(buffer)
@@ -140,7 +167,7 @@ def _pieces(root: Any) -> list[tuple[str, int]]:
                 raise Unreadable(f"more than {limits.MAX_TEXT_CHARS:,} characters of text")
             buffer.append(text if preformatted else text.replace("\r", " ").replace("\n", " "))
             continue
-        if not node.is_element_node or _skipped(node):
+        if not node.is_element_node or node.tag in SKIP or node.mem_id in hidden:
             continue
         tag = node.tag
         if tag == "br":

@@ -14,3 +14,6 @@ READ_SECONDS = 120.0  # one file's reading stops with a warning after this long
 MAX_UNZIPPED_BYTES = 200 * 2**20
 MAX_ZIP_RATIO = 200
 MAX_ZIP_MEMBERS = 5_000
+# HTML nested deeper than this is refused before parsing: HTML5 tree building takes time
+# growing with the square of the depth (100,000 nested <div>s: 40 s).
+MAX_HTML_DEPTH = 3_000
