@@ -2,6 +2,7 @@
 
     python benchmarks/speed.py                          # seed corpus, medquad-dev, 100k synthetic
     python benchmarks/speed.py --corpora seed           # only the seed corpus (a minute)
+    python benchmarks/speed.py --corpora pdf            # reading 100 PDFs (needs pandoc, soffice)
     make bench-speed
 
 For each corpus it prints:
@@ -15,6 +16,12 @@ For each corpus it prints:
   back to back (chunks and sentences: "same texts"; chunks alone: "chunks only");
 - peak RSS of a process that has answered every cold-start question;
 - FAISS index type, and recall@10 / @50 of the approximate index against exact search.
+
+With ``--corpora pdf`` it reads a folder of 100 PDFs made from medquad-dev documents (each
+through pandoc to Word with its headings, then printed to PDF by LibreOffice, as in
+tests/fixtures/make_formats.py) and prints pages/s of the PDF reader (PDFium text, layout,
+headings, running lines, pages) next to raw PDFium text extraction of the same pages
+(``get_text_range`` of every page), and the time to index the folder.
 
 Indexes and the synthetic corpus are cached under benchmarks/out/ (git-ignored); a build is
 timed when it happens and its figures are kept in benchmarks/out/<corpus>.build.json.
@@ -297,6 +304,145 @@ def run_corpus(name: str, corpus: Path, questions: list[str], args: argparse.Nam
     return figures
 
 
+def make_pdfs(dev_corpus: Path, folder: Path, count: int) -> Path:
+    """``count`` medquad-dev documents (evenly spread over the sorted list) as PDFs, cached."""
+    import shutil
+    import tempfile
+
+    from tests.fixtures.make_formats import as_markdown
+
+    if folder.is_dir() and len(list(folder.glob("*.pdf"))) >= count:
+        return folder
+    for tool in ("pandoc", "soffice"):
+        if shutil.which(tool) is None:
+            raise FileNotFoundError(
+                f"{tool} is needed to make the PDFs: apt-get install "
+                "pandoc libreoffice-writer-nogui"
+            )
+    sources = sorted(dev_corpus.glob("*.txt"))
+    chosen = [sources[i * len(sources) // count] for i in range(count)]
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        for source in chosen:
+            markdown = work / f"{source.stem}.md"
+            markdown.write_text(as_markdown(source), encoding="utf-8")
+            subprocess.run(
+                ["pandoc", str(markdown), "-o", str(work / f"{source.stem}.docx")], check=True
+            )
+        subprocess.run(
+            [
+                "soffice",
+                "--headless",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(folder),
+                *map(str, sorted(work.glob("*.docx"))),
+            ],
+            check=True,
+            capture_output=True,
+        )
+    print(f"made {len(list(folder.glob('*.pdf')))} PDFs in {folder}", flush=True)
+    return folder
+
+
+_TYPOGRAPHY = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-"})
+
+
+def _plain_words(text: str) -> str:
+    """Text with pandoc's typographic quotes and dashes made plain, whitespace collapsed."""
+    return " ".join(text.translate(_TYPOGRAPHY).replace("--", "-").split())
+
+
+def pdf_fidelity(folder: Path, dev_corpus: Path) -> dict[str, int]:
+    """How many PDFs read back with the title and headings, and the paragraph text, of the
+    .txt they were made from (up to pandoc's typographic quotes and dashes)."""
+    from qa.documents import read_document
+    from qa.readers.plain import parse
+
+    same_headings = same_text = 0
+    for path in sorted(folder.glob("*.pdf")):
+        document = read_document(path.name, path.read_bytes())
+        source = dev_corpus / f"{path.stem}.txt"
+        original = parse(source.name, source.read_text(encoding="utf-8"))
+        outline = [
+            _plain_words(h) for h in [document.title, *(s.heading for s in document.sections)]
+        ]
+        wanted = [
+            _plain_words(h) for h in [original.title, *(s.heading for s in original.sections)]
+        ]
+        same_headings += outline == wanted
+        texts = [
+            _plain_words(" ".join(d.text[a:b] for s in d.sections for a, b in s.paragraphs))
+            for d in (document, original)
+        ]
+        same_text += texts[0] == texts[1]
+    return {"pdf_same_headings": same_headings, "pdf_same_text": same_text}
+
+
+def pdf_reading(folder: Path, dev_corpus: Path, out: Path, runs: int) -> dict[str, Any]:
+    """Pages/s of the PDF reader and of raw PDFium text extraction, best of ``runs``; the
+    time to index the folder (cached index removed first)."""
+    import shutil
+
+    import pypdfium2 as pdfium
+
+    from qa.documents import read_document
+
+    files = sorted(folder.glob("*.pdf"))
+    blobs = [path.read_bytes() for path in files]
+    pages = sum(len(pdfium.PdfDocument(blob)) for blob in blobs)
+    reader, raw = [], []
+    for _ in range(runs):
+        began = time.perf_counter()
+        for path, blob in zip(files, blobs, strict=True):
+            read_document(path.name, blob)
+        reader.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        for blob in blobs:
+            document = pdfium.PdfDocument(blob)
+            for page in document:
+                page.get_textpage().get_text_range()
+            document.close()
+        raw.append(time.perf_counter() - began)
+    settings = Settings().with_overrides(corpus_dir=folder, index_dir=out / "pdf.index")
+    shutil.rmtree(settings.index_dir, ignore_errors=True)
+    began = time.perf_counter()
+    build_index(settings, get_embedder(settings.model))
+    built = time.perf_counter() - began
+    manifest = read_manifest(settings.index_dir) or {}
+    figures = {
+        "corpus": "pdf",
+        "pdf_files": len(files),
+        "pdf_pages": pages,
+        "reader_pages_per_s": pages / min(reader),
+        "raw_pages_per_s": pages / min(raw),
+        "reader_vs_raw": min(raw) / min(reader),
+        "pdf_build_s": built,
+        "pdf_passages": manifest.get("n_chunks", 0),
+    }
+    figures.update(pdf_fidelity(folder, dev_corpus))
+    print(json.dumps(figures, indent=1), flush=True)
+    return figures
+
+
+def pdf_table(figures: dict[str, Any]) -> str:
+    return "\n".join(
+        [
+            f"| {figures['pdf_files']} PDFs, {figures['pdf_pages']} pages | pages/s |",
+            "|---|---|",
+            f"| qa PDF reader (layout, headings, pages) | {figures['reader_pages_per_s']:.0f} |",
+            f"| raw PDFium text extraction (get_text_range) | {figures['raw_pages_per_s']:.0f} |",
+            f"| reader / raw | {figures['reader_vs_raw']:.2f}x |",
+            f"| index build of the folder ({figures['pdf_passages']} passages) | "
+            f"{figures['pdf_build_s']:.1f} s |",
+            f"| same title and headings as the source .txt | {figures['pdf_same_headings']} |",
+            f"| same paragraph text as the source .txt | {figures['pdf_same_text']} |",
+        ]
+    )
+
+
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
         ("passages (chunks)", lambda r: f"{r['passages']:,}"),
@@ -340,7 +486,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dev", type=Path, default=REPO.parent / "shared/benchmarks/medquad-dev")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks/out")
-    parser.add_argument("--corpora", default="seed,dev,synthetic")
+    parser.add_argument("--corpora", default="seed,dev,synthetic,pdf")
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--synthetic-sentences", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5, help="cold-start processes per corpus")
@@ -349,11 +495,17 @@ def main() -> int:
     parser.add_argument(
         "--paired-files", type=int, default=40, help="files built fresh against raw encode"
     )
+    parser.add_argument("--pdfs", type=int, default=100, help="PDFs read with --corpora pdf")
     args = parser.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
     results = []
+    pdf: dict[str, Any] | None = None
     for name in args.corpora.split(","):
+        if name == "pdf":
+            folder = make_pdfs(args.dev / "corpus", args.out / f"pdf-{args.pdfs}", args.pdfs)
+            pdf = pdf_reading(folder, args.dev / "corpus", args.out, runs=3)
+            continue
         if name == "seed":
             results.append(run_corpus("seed", REPO / "corpus", SEED_QUESTIONS, args))
             continue
@@ -369,10 +521,13 @@ def main() -> int:
             )
             results.append(run_corpus(f"synthetic-{args.passages}", corpus, questions, args))
         else:
-            raise ValueError(f"Unknown corpus {name!r}: use seed, dev or synthetic.")
+            raise ValueError(f"Unknown corpus {name!r}: use seed, dev, synthetic or pdf.")
         (args.out / "speed.json").write_text(json.dumps(results, indent=1))
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
-    print(table(results))
+    if results:
+        print(table(results))
+    if pdf is not None:
+        print(pdf_table(pdf))
     return 0
 
 

@@ -57,6 +57,8 @@ ABSTAIN_SIZES = (0,)
 FOREIGN = 300  # questions of each other corpus asked of a corpus
 MAX_ABSTAIN = 0.05  # targets the abstention threshold is chosen for, on the dev halves
 MIN_REFUSE = 0.95
+UNKNOWN_FLOORS = (-1.0, 0.1, 0.15, 0.2, 0.25)  # -1: no such rule
+YES_NO_GAPS = (1.0, 0.5, 1 / 3)  # 1: no such rule
 
 
 @dataclass
@@ -328,19 +330,18 @@ def cell_weights(rows: list[Row], label: list[bool]) -> np.ndarray:
 
 
 def abstention_figures(
-    rows: list[Row], p: np.ndarray, threshold: float
+    rows: list[Row], p: np.ndarray, rules: abstain.Rules
 ) -> dict[str, dict[str, float]]:
     """Per corpus and half: false abstentions on own questions, refusals of foreign ones."""
+    refused = [not rules.answers(r.answerable, float(pi)) for r, pi in zip(rows, p, strict=True)]
     table: dict[str, dict[str, float]] = {}
     for key in sorted({f"{r.corpus} {r.half}" for r in rows}):
         own = [
-            pi < threshold
-            for r, pi in zip(rows, p, strict=True)
-            if f"{r.corpus} {r.half}" == key and r.own
+            x for r, x in zip(rows, refused, strict=True) if f"{r.corpus} {r.half}" == key and r.own
         ]
         foreign = [
-            pi < threshold
-            for r, pi in zip(rows, p, strict=True)
+            x
+            for r, x in zip(rows, refused, strict=True)
             if f"{r.corpus} {r.half}" == key and not r.own
         ]
         table[key] = {
@@ -350,17 +351,20 @@ def abstention_figures(
     return table
 
 
-def choose_threshold(rows: list[Row], p: np.ndarray) -> float:
-    """The threshold with the largest worst slack, over dev corpora, of the two targets:
-    at most MAX_ABSTAIN false abstentions and at least MIN_REFUSE refusals."""
-    best = (-np.inf, 0.5)
-    for threshold in np.linspace(0.01, 0.99, 99):
-        found = abstention_figures(rows, p, float(threshold))
-        worst = min(
-            min(MAX_ABSTAIN - v["abstained"], v["refused"] - MIN_REFUSE) for v in found.values()
-        )
-        if worst > best[0]:
-            best = (worst, float(threshold))
+def choose_rules(rows: list[Row], p: np.ndarray) -> abstain.Rules:
+    """The threshold and rules with the largest worst slack, over dev corpora, of the two
+    targets: at most MAX_ABSTAIN false abstentions and at least MIN_REFUSE refusals. Ties go
+    to the rules that refuse least (listed first)."""
+    best: tuple[float, abstain.Rules] = (-np.inf, abstain.Rules(0.5, -1.0, 1.0))
+    for floor, gap in itertools.product(UNKNOWN_FLOORS, YES_NO_GAPS):
+        for threshold in np.linspace(0.01, 0.99, 99):
+            rules = abstain.Rules(round(float(threshold), 2), floor, gap)
+            found = abstention_figures(rows, p, rules)
+            worst = min(
+                min(MAX_ABSTAIN - v["abstained"], v["refused"] - MIN_REFUSE) for v in found.values()
+            )
+            if worst > best[0] + 1e-9:
+                best = (worst, rules)
     return best[1]
 
 
@@ -463,16 +467,26 @@ def train_answer(rows: list[Row], args: argparse.Namespace) -> None:
     model = fit_pointwise(x, y, weight, hidden, l2, "answerable", abstain.ANSWERABLE_FEATURES)
     p_all = model.probability(np.vstack([r.answerable for r in rows]))
     p_dev = model.probability(x)
-    threshold = choose_threshold(dev, p_dev)
-    found = abstention_figures(rows, p_all, threshold)
-    print(f"abstain below {threshold:.2f}")
+    rules = choose_rules(dev, p_dev)
+    found = abstention_figures(rows, p_all, rules)
+    print(f"abstention rules: {rules}")
     for key, values in found.items():
         print(
-            f"  {key:28s} abstained (own) {values['abstained']:.3f}  refused (foreign) {values['refused']:.3f}"
+            f"  {key:28s} abstained (own) {values['abstained']:.3f}  "
+            f"refused (foreign) {values['refused']:.3f}"
         )
-    write(model, args, threshold=threshold, hidden_units=hidden, l2=l2, figures=found)
+    write(
+        model,
+        args,
+        threshold=rules.threshold,
+        unknown_floor=rules.unknown_floor,
+        yes_no_gap=rules.yes_no_gap,
+        hidden_units=hidden,
+        l2=l2,
+        figures=found,
+    )
 
-    answered = [i for i, r in enumerate(rows) if p_all[i] >= threshold]
+    answered = [i for i, r in enumerate(rows) if rules.answers(r.answerable, float(p_all[i]))]
     slot = compose.CONFIDENCE_FEATURES.index("answerable")
     cx = np.vstack([rows[i].confidence for i in answered])
     cx[:, slot] = p_all[answered]

@@ -7,13 +7,15 @@ close the best evidence comes in meaning, how much of the question's rarity-weig
 holds, and how much of the question turns on words the corpus never uses. The log of the number
 of passages searched is a feature too: the best of many passages is closer to any question by
 chance than the best of a few (the maximum of N chance similarities grows with log N), so the
-same closeness means less in a large corpus. Below the threshold fitted with the model the bot
-says the documents do not cover the question.
+same closeness means less in a large corpus. Below the threshold fitted with the model, or when
+one of two rules fitted with it fails (Rules), the bot says the documents do not cover it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
@@ -47,6 +49,8 @@ ANSWERABLE_FEATURES = (
 _SIMILARITY = SENTENCE_FEATURES.index("similarity")
 _TERMS = SENTENCE_FEATURES.index("terms_context")
 _SUBJECT = SENTENCE_FEATURES.index("subject")
+_SUPPORT = ANSWERABLE_FEATURES.index("unknown_support")
+_GAP = ANSWERABLE_FEATURES.index("yes_no_gap")
 
 
 def features(
@@ -105,7 +109,31 @@ def answerable(row: np.ndarray) -> float:
     return float(learned.load("answerable", ANSWERABLE_FEATURES).probability(row[None, :])[0])
 
 
-def threshold() -> float:
-    """The probability below which the bot abstains (chosen with the model, on dev halves)."""
+@dataclass(frozen=True)
+class Rules:
+    """When the bot abstains, all chosen with the model on the dev halves:
+    threshold       the probability that the documents answer below which it abstains;
+    unknown_floor   a subject word the corpus never uses must be meant by the evidence at
+                    least this closely (else the question is about something the documents
+                    lack: 'renal' in 'What is renal denervation?');
+    yes_no_gap      a yes/no question asks whether its words go together: the lead evidence
+                    may lack at most this share of its subject words."""
+
+    threshold: float
+    unknown_floor: float
+    yes_no_gap: float
+
+    def answers(self, row: np.ndarray, probability: float) -> bool:
+        """Whether to answer a question with these features and probability."""
+        return (
+            probability >= self.threshold
+            and row[_SUPPORT] >= self.unknown_floor
+            and row[_GAP] <= self.yes_no_gap
+        )
+
+
+@cache
+def rules() -> Rules:
+    """The abstention rules fitted with the model (qa/models/answerable.json)."""
     data = json.loads((learned.MODELS / "answerable.json").read_text(encoding="utf-8"))
-    return float(data["threshold"])
+    return Rules(float(data["threshold"]), float(data["unknown_floor"]), float(data["yes_no_gap"]))

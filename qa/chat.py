@@ -11,33 +11,20 @@ from qa import conversation
 from qa.cleaning import clean_question, has_words
 from qa.compose import Answer, comparison, compose
 from qa.config import Settings, settings_from_env
-from qa.embedding import get_embedder
-from qa.index import open_index
 from qa.lexicon import Lexicon
 from qa.logs import Stopwatch
+from qa.pages import with_pages
 from qa.question import Question, analyse
+from qa.refresh import LiveIndex, View, shared_live
 from qa.retrieval import Passage, Retriever
 
 log = logging.getLogger(__name__)
 
 
-_retrievers: dict[tuple[object, ...], Retriever] = {}
-_retrievers_lock = threading.Lock()
-
-
 def shared_retriever(settings: Settings, rebuild: bool = False) -> Retriever:
-    """The process-wide Retriever for these settings: model and index are loaded once."""
-    key = (
-        settings.corpus_dir,
-        settings.index_dir,
-        settings.model,
-        *settings.chunking_key().values(),
-    )
-    with _retrievers_lock:
-        if rebuild or key not in _retrievers:
-            embedder = get_embedder(settings.model)
-            _retrievers[key] = Retriever(open_index(settings, embedder, rebuild), embedder)
-        return _retrievers[key]
+    """The process-wide Retriever for these settings (loaded once, refreshed when files
+    changed: see qa.refresh)."""
+    return shared_live(settings, rebuild).view.retriever
 
 
 QUESTION_SLACK = 4  # raw input may be this many times the limit before cleaning shortens it
@@ -83,21 +70,34 @@ class Chatbot:
     """Answers questions about one corpus and remembers this conversation for follow-ups.
 
     Chatbots made from the same settings share one loaded model and index, so a server can
-    hold one Chatbot per browser session cheaply.
+    hold one Chatbot per browser session cheaply. Made by ``from_corpus``, they follow the
+    corpus folder: added, changed and removed files are indexed while they run (qa.refresh).
     """
 
     def __init__(
-        self, retriever: Retriever, settings: Settings, lexicon: Lexicon | None = None
+        self,
+        retriever: Retriever | LiveIndex,
+        settings: Settings,
+        lexicon: Lexicon | None = None,
     ) -> None:
-        self.retriever = retriever
-        self.settings = settings
-        chunks = retriever.index.chunks
-        self.lexicon = lexicon or Lexicon(
-            (c.embed_text() for c in chunks), (c.title for c in chunks)
+        self.live = (
+            retriever
+            if isinstance(retriever, LiveIndex)
+            else LiveIndex.fixed(retriever, settings, lexicon)
         )
+        self.settings = settings
         self.history: list[Turn] = []
         self.topic: conversation.Topic | None = None
         self._lock = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever of the current index version."""
+        return self.live.current().retriever
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self.live.current().lexicon
 
     @classmethod
     def from_corpus(
@@ -114,16 +114,17 @@ class Chatbot:
                 Path(corpus_dir).name + ".index"
             )
         chosen = base.with_overrides(corpus_dir=corpus_dir, index_dir=index_dir)
-        return cls(shared_retriever(chosen, rebuild), chosen)
+        return cls(shared_live(chosen, rebuild), chosen)
 
     def fork(self) -> Chatbot:
         """A new conversation over the same loaded index."""
-        return Chatbot(self.retriever, self.settings, self.lexicon)
+        return Chatbot(self.live, self.settings)
 
     def retrieve(self, question: str, k: int = 10) -> list[Passage]:
         """The ``k`` best passages for ``question``, best first (no conversation context)."""
         cleaned = check_question(question, self.settings.max_question_chars)
-        return self.retriever.retrieve(analyse(cleaned, self.lexicon), k)
+        view = self.live.current()
+        return view.retriever.retrieve(analyse(cleaned, view.lexicon), k)
 
     def ask(self, question: str) -> Answer:
         """Answer ``question``, reading it in this conversation's topic (qa/conversation.py)."""
@@ -146,19 +147,21 @@ class Chatbot:
 
     def answer(self, question: str, query: str | None = None) -> Answer:
         """A stateless answer: analyse ``question`` (read as ``query`` when given), retrieve
-        and compose. A comparison is answered with what the documents say of each thing."""
+        and compose, all on one index version. A comparison is answered with what the
+        documents say of each thing compared."""
         timer = Stopwatch()
-        analysed = analyse(
-            check_question(question, self.settings.max_question_chars), self.lexicon, query
-        )
+        view = self.live.current()  # one index version for the whole answer
+        cleaned = check_question(question, self.settings.max_question_chars)
+        analysed = analyse(cleaned, view.lexicon, query)
         if analysed.compared:
             parts = [
-                (thing, self._answer(analyse(f"What is {thing}?", self.lexicon)))
+                (thing, self._answer(analyse(f"What is {thing}?", view.lexicon), view))
                 for thing in analysed.compared
             ]
             answer = comparison(analysed, parts)
         else:
-            answer = self._answer(analysed)
+            answer = self._answer(analysed, view)
+        answer = with_pages(answer, view.retriever.index.manifest)
         timer.lap("answer")
         log.info(
             "answered",
@@ -172,10 +175,10 @@ class Chatbot:
         )
         return answer
 
-    def _answer(self, question: Question) -> Answer:
-        retrieval = self.retriever.search(question, self.settings.top_k)
+    def _answer(self, question: Question, view: View) -> Answer:
+        retrieval = view.retriever.search(question, self.settings.top_k)
         return compose(
-            question, retrieval, self.retriever, self.lexicon, self.settings.abstain_below
+            question, retrieval, view.retriever, view.lexicon, self.settings.abstain_below
         )
 
     def reset(self) -> None:
@@ -195,7 +198,7 @@ def default_chatbot() -> Chatbot:
     with _default_lock:
         if _default is None:
             settings = settings_from_env()
-            _default = Chatbot(shared_retriever(settings), settings)
+            _default = Chatbot(shared_live(settings), settings)
         return _default
 
 

@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
         help="longer questions are refused (default: QA_MAX_QUESTION_CHARS or 1000)",
     )
     common.add_argument(
+        "--refresh-seconds",
+        type=float,
+        help="look for added, changed or removed files this often while running; 0: never "
+        "(default: QA_REFRESH_SECONDS or 5)",
+    )
+    common.add_argument(
         "--log-level", help="DEBUG, INFO, WARNING or ERROR (default: QA_LOG_LEVEL or WARNING)"
     )
     common.add_argument(
@@ -76,6 +82,18 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("QA_PORT") or "7860",
         help="port (default: QA_PORT or 7860)",
     )
+    serve.add_argument(
+        "--allow-upload",
+        action="store_true",
+        help="let visitors add documents to the corpus folder from the page (off by default; "
+        "needs --auth unless the host is this machine only)",
+    )
+    serve.add_argument(
+        "--auth",
+        metavar="USER:PASSWORD",
+        default=os.environ.get("QA_AUTH") or None,
+        help="ask for this user name and password before showing the page (default: QA_AUTH)",
+    )
     return parser
 
 
@@ -88,6 +106,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         top_k=args.top_k,
         abstain_below=args.abstain_below,
         max_question_chars=args.max_question_chars,
+        refresh_seconds=args.refresh_seconds,
     )
 
 
@@ -166,10 +185,24 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
     return status
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    auth = None
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        if not user or not password:
+            raise ValueError("--auth (or QA_AUTH) must be USER:PASSWORD, both non-empty.")
+        auth = (user, password)
+    if args.allow_upload and auth is None and args.host not in LOOPBACK:
+        raise ValueError(
+            f"--allow-upload on {args.host} lets anyone who reaches the page add files: "
+            "give --auth USER:PASSWORD too (or serve on 127.0.0.1)."
+        )
     from ui.app import serve
 
-    serve(settings, host=args.host, port=args.port)
+    serve(settings, host=args.host, port=args.port, allow_upload=args.allow_upload, auth=auth)
     return 0
 
 

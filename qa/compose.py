@@ -8,7 +8,7 @@ cited passage, quoted exactly and followed by its citation marker.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ class Citation:
     end: int
     quote: str  # == decoded text of ``source``[start:end]
     score: float  # the sentence model's score of the quote's best sentence (a logit)
+    page: int | None = None  # 1-based page of ``start`` for formats with pages (PDF), else None
 
     def label(self) -> str:
         """'Title - Section' as shown in a source list."""
@@ -60,9 +61,10 @@ class Answer:
     confidence: float = 0.0
 
     def sources_text(self) -> str:
-        """The numbered source list: '[1] Title - Section (file, characters a-b)'."""
+        """The numbered source list: '[1] Title - Section (file, p. 3, characters a-b)'."""
         return "\n".join(
-            f"[{c.n}] {c.label()} ({c.source}, characters {c.start}-{c.end})"
+            f"[{c.n}] {c.label()} ({c.source}, {'' if c.page is None else f'p. {c.page}, '}"
+            f"characters {c.start}-{c.end})"
             for c in self.citations
         )
 
@@ -97,10 +99,12 @@ def compose(
     lead = templates.lead_sentence(question, evidence) if evidence is not None else None
     if evidence is None or lead is None:
         return not_covered(question, 1.0)
-    answerable = abstain.answerable(
-        abstain.features(question, retrieval, evidence, lead, lexicon, retriever.embedder)
-    )
-    if answerable < (abstain.threshold() if abstain_below is None else abstain_below):
+    row = abstain.features(question, retrieval, evidence, lead, lexicon, retriever.embedder)
+    answerable = abstain.answerable(row)
+    rules = abstain.rules()
+    if abstain_below is not None:
+        rules = replace(rules, threshold=abstain_below)
+    if not rules.answers(row, answerable):
         return not_covered(question, 1.0 - answerable)
     chosen = templates.choose(question, evidence, lead)
     quoted = templates.quotes(evidence, chosen)

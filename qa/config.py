@@ -24,6 +24,9 @@ class Settings:
     # threshold fitted with the abstention model (qa/models/answerable.json).
     abstain_below: float | None = None
     max_question_chars: int = 1000  # longer questions are refused with a clear message
+    # A running chatbot looks for added, changed and removed files at most this often
+    # (seconds, in the background); 0 turns that off (Chatbot.from_corpus still checks).
+    refresh_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         problems = [
@@ -38,6 +41,7 @@ class Settings:
                     self.abstain_below is None or 0.0 <= self.abstain_below <= 1.0,
                 ),
                 ("max_question_chars", "at least 10", self.max_question_chars >= 10),
+                ("refresh_seconds", "0 or more", self.refresh_seconds >= 0),
             )
             if not ok
         ]
@@ -68,6 +72,7 @@ _ENV = {
     "top_k": "QA_TOP_K",
     "abstain_below": "QA_ABSTAIN_BELOW",
     "max_question_chars": "QA_MAX_QUESTION_CHARS",
+    "refresh_seconds": "QA_REFRESH_SECONDS",
 }
 
 

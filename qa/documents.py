@@ -6,11 +6,13 @@ checked against its source: ``document.text[start:end]``.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +40,41 @@ class Document:
     text: str
     sections: tuple[Section, ...]
     sha256: str  # of the raw bytes, for staleness checks
+    # Offset in ``text`` where each page starts (formats with pages, such as PDF), else ().
+    pages: tuple[int, ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character ``offset``, None for formats without pages."""
+        return page_at(self.pages, offset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Document:
+        sections = tuple(
+            Section(s["heading"], tuple((a, b) for a, b in s["paragraphs"]))
+            for s in data["sections"]
+        )
+        return cls(
+            source=data["source"],
+            title=data["title"],
+            text=data["text"],
+            sections=sections,
+            sha256=data["sha256"],
+            pages=tuple(data.get("pages", ())),
+        )
 
 
-def assemble(source: str, text: str, blocks: list[Block]) -> Document:
+def page_at(pages: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The 1-based page whose text holds ``offset``, given each page's start (None: no pages).
+
+    A page without text starts where the next one does, so the later page is chosen.
+    """
+    return max(bisect.bisect_right(pages, offset), 1) if pages else None
+
+
+def assemble(source: str, text: str, blocks: list[Block], pages: tuple[int, ...] = ()) -> Document:
     """A Document from a reader's blocks: a heading first is the title, the others open sections.
 
     Without a title the file name stands in. Headings with nothing under them (such as a
@@ -64,7 +98,9 @@ def assemble(source: str, text: str, blocks: list[Block]) -> Document:
             paragraphs.append((start, end))
     if paragraphs:
         sections.append(Section(heading, tuple(paragraphs)))
-    return Document(source=source, title=title, text=text, sections=tuple(sections), sha256="")
+    return Document(
+        source=source, title=title, text=text, sections=tuple(sections), sha256="", pages=pages
+    )
 
 
 def corpus_files(folder: Path) -> list[Path]:
@@ -97,12 +133,13 @@ def check_corpus_folder(folder: Path) -> Path:
     if root.exists() and not root.is_dir():
         raise FileNotFoundError(
             f"Corpus folder {root} is a file, not a folder. Point to the folder that holds your "
-            ".txt or .md files (qa build FOLDER, or QA_CORPUS=FOLDER)."
+            "documents (qa build FOLDER, or QA_CORPUS=FOLDER)."
         )
     if not root.is_dir():
         raise FileNotFoundError(
-            f"Corpus folder {root} does not exist. Create it and put .txt or .md files in it, "
-            "or point to another folder (qa build FOLDER, or QA_CORPUS=FOLDER)."
+            f"Corpus folder {root} does not exist. Create it and put .txt or .md files in it "
+            "(or PDF, Word .docx, .html), or point to another folder (qa build FOLDER, or "
+            "QA_CORPUS=FOLDER)."
         )
     return root.resolve()
 
@@ -140,27 +177,38 @@ def file_sha256(path: Path) -> str | None:
         return None
 
 
-def document_from_bytes(name: str, data: bytes) -> Document | None:
-    """The document read from one file's bytes by its format's reader, or None (with a
-    warning naming the file and the reason) when it cannot be used."""
+def read_document(name: str, data: bytes) -> Document:
+    """The document read from one file's bytes by its format's reader; raises Unreadable
+    with the reason when it cannot be used (anything a reader raises counts as that, so a
+    library's surprise on a strange file never stops a build)."""
     from qa.readers import Unreadable, reader_for
 
     reader = reader_for(name)
     if reader is None:
-        log.warning("skipping %s: not a format the corpus reads", name)
-        return None
+        raise Unreadable("not a format the corpus reads")
     try:
         document = reader(name, data)
+    except Unreadable:
+        raise
+    except Exception as error:
+        raise Unreadable(f"cannot be read ({type(error).__name__}: {error})") from None
+    if not document.text.strip():
+        raise Unreadable("empty file")
+    if not document.sections:
+        raise Unreadable("no paragraphs of text found")
+    return replace(document, sha256=hashlib.sha256(data).hexdigest())
+
+
+def document_from_bytes(name: str, data: bytes) -> Document | None:
+    """The document read from one file's bytes, or None (with a warning naming the file and
+    the reason) when it cannot be used."""
+    from qa.readers import Unreadable
+
+    try:
+        return read_document(name, data)
     except Unreadable as problem:
         log.warning("skipping %s: %s", name, problem)
         return None
-    if not document.text.strip():
-        log.warning("skipping %s: empty file", name)
-        return None
-    if not document.sections:
-        log.warning("skipping %s: no paragraphs of text found", name)
-        return None
-    return replace(document, sha256=hashlib.sha256(data).hexdigest())
 
 
 def load_file(path: Path, root: Path) -> Document | None:
@@ -181,8 +229,8 @@ def load_corpus(folder: Path) -> list[Document]:
 def no_documents_message(root: Path) -> str:
     """What to say when a corpus folder holds nothing that can be indexed."""
     return (
-        f"No usable documents in {root}: it has no non-empty .txt, .md or .markdown text "
-        "files. Add some (UTF-8 is best), then run qa build, or point QA_CORPUS elsewhere."
+        f"No usable documents in {root}: it has no readable .txt, .md, .markdown, .pdf, .docx, "
+        ".html or .htm files. Add some, then run qa build, or point QA_CORPUS elsewhere."
     )
 
 
@@ -203,19 +251,39 @@ class Excerpt:
 
 
 def excerpt(
-    folder: Path, source: str, start: int, end: int, quote: str | None = None, around: int = 1
+    folder: Path,
+    source: str,
+    start: int,
+    end: int,
+    quote: str | None = None,
+    around: int = 1,
+    index_dir: Path | None = None,
+    kept_name: str | None = None,
 ) -> Excerpt:
     """The paragraph(s) holding ``[start, end)`` of ``source`` and ``around`` neighbours each side.
 
-    Read from the corpus file itself, so a reader sees the citation in context. Raises
-    FileNotFoundError when the file is gone and ValueError when it no longer holds ``quote``
-    at that span (the file changed since the index was built: run qa build).
+    A text file is read from the corpus folder itself, so a reader sees the citation in
+    context. For a PDF, Word or web-page file the text kept with the index in ``index_dir`` is
+    used (``kept_name``: the version the loaded index names), so the file is not parsed again
+    and a citation still shows after the file changed. Raises FileNotFoundError when the file
+    is gone and ValueError when it no longer holds ``quote`` at that span (the file changed
+    since the index was built: run qa build).
     """
-    root = check_corpus_folder(folder)
-    path = (root / source).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise FileNotFoundError(f"{source} is not in the corpus folder {root} any more.")
-    document = load_file(path, root)
+    from qa.readers import keeps_text
+
+    document: Document | None
+    if index_dir is not None and keeps_text(source):
+        from qa import kept
+
+        document = kept.find(index_dir, source, start, end, quote, kept_name)
+        if document is None:
+            raise ValueError(f"{source} changed since the index was built; run qa build.")
+    else:
+        root = check_corpus_folder(folder)
+        path = (root / source).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise FileNotFoundError(f"{source} is not in the corpus folder {root} any more.")
+        document = load_file(path, root)
     if document is None or (quote is not None and document.text[start:end] != quote):
         raise ValueError(f"{source} changed since the index was built; run qa build.")
     for section in document.sections:

@@ -8,6 +8,8 @@ Layout of an index folder:
                            so the composer does not embed candidate sentences at question time
   bm25-<hash>.npz          the BM25 index of the chunks (built once, not at every load)
   faiss-<hash>.index       the FAISS index over the chunk vectors (exact, or HNSW when large)
+  text-<src>-<hash>.json   the text read from each PDF, Word or web-page file (qa/kept.py); the
+                           manifest's file entry names it ("kept") with its page starts ("pages")
 Data files are named by content, so a crash mid-build leaves the previous manifest pointing at
 complete files; a half-written index can never be loaded.
 """
@@ -18,8 +20,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +27,23 @@ from typing import Any
 
 import numpy as np
 
+from qa import kept
 from qa.chunking import Chunk, chunk_document
 from qa.config import Settings
 from qa.documents import (
+    Document,
     check_corpus_folder,
     corpus_files,
-    document_from_bytes,
     file_sha256,
     no_documents_message,
+    read_document,
     read_source,
 )
 from qa.embedding import Embedder
+from qa.files import atomic_write
 from qa.lexical import LexicalRanker
 from qa.logs import Stopwatch
+from qa.readers import keeps_text
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +217,7 @@ def build_index(
 
     timer = Stopwatch()
     root = check_corpus_folder(settings.corpus_dir)
-    reusable: dict[str, tuple[str, list[Chunk], np.ndarray, np.ndarray]] = {}
+    reusable: dict[str, tuple[str, list[Chunk], np.ndarray, np.ndarray, dict[str, Any]]] = {}
     if previous is not None and stale_settings(previous.manifest, settings) is None:
         for name, entry in previous.manifest["files"].items():
             if "duplicate_of" in entry:
@@ -225,7 +229,10 @@ def build_index(
                 previous.chunks[first:last],
                 previous.vectors[first:last],
                 previous.sentence_vectors[s_first:s_last],
+                {key: entry[key] for key in ("kept", "pages", "skipped") if key in entry},
             )
+    directory = settings.index_dir
+    directory.mkdir(parents=True, exist_ok=True)
 
     files: dict[str, dict[str, Any]] = {}
     chunks: list[Chunk] = []
@@ -251,11 +258,16 @@ def build_index(
             record["duplicate_of"] = first_with[sha]
             doc_chunks: list[Chunk] = []
         elif name in reusable and reusable[name][0] == sha:
-            _, doc_chunks, doc_vectors, doc_sentence_vectors = reusable[name]
+            _, doc_chunks, doc_vectors, doc_sentence_vectors, extra = reusable[name]
+            record.update(extra)
             parts.append([doc_vectors, doc_sentence_vectors])
             doc_sentences = len(doc_sentence_vectors)
         else:
-            document = document_from_bytes(name, data) if data is not None else None
+            document = _read(name, data, record) if data is not None else None
+            if document is not None and keeps_text(name):
+                record["kept"] = kept.save(directory, document)
+                if document.pages:
+                    record["pages"] = list(document.pages)
             timer.lap("load")
             doc_chunks = (
                 chunk_document(document, settings.chunk_words, settings.chunk_overlap)
@@ -325,16 +337,16 @@ def build_index(
         "data": {},
         "checksums": {},
     }
-    directory = settings.index_dir
-    directory.mkdir(parents=True, exist_ok=True)
     for role, blob in blobs.items():
         digest = hashlib.sha256(blob).hexdigest()
         name = f"{role}-{digest[:16]}.{DATA_SUFFIX[role]}"
-        _atomic_write(directory / name, blob)
+        atomic_write(directory / name, blob)
         manifest["data"][role] = name
         manifest["checksums"][name] = digest
-    _atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
-    _remove_unreferenced(directory, manifest)
+    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
+    # Text kept for the previous build stays one more build, for citations made from it.
+    earlier = kept.names_in(previous.manifest) if previous is not None else set()
+    _remove_unreferenced(directory, manifest, earlier)
     timer.lap("write")
     log.info(
         "built index of %d chunks (%d chunks, %d sentences embedded)",
@@ -351,6 +363,19 @@ def build_index(
     return Index(directory, manifest, chunks, vectors, sentence_vectors, lexical, index)
 
 
+def _read(name: str, data: bytes, record: dict[str, Any]) -> Document | None:
+    """The file's document, or None with a warning and the reason noted in its ``record``
+    (the chat page lists files that were not read, and why)."""
+    from qa.readers import Unreadable
+
+    try:
+        return read_document(name, data)
+    except Unreadable as problem:
+        log.warning("skipping %s: %s", name, problem)
+        record["skipped"] = str(problem)
+        return None
+
+
 def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
     """Why vectors of ``manifest`` cannot be reused under ``settings`` (None: they can)."""
     if manifest.get("format") != FORMAT:
@@ -364,8 +389,15 @@ def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
     return None
 
 
-def open_index(settings: Settings, embedder: Embedder, rebuild: bool = False) -> Index:
-    """Load the index for ``settings``, building or refreshing it first when needed."""
+def open_index(
+    settings: Settings, embedder: Embedder, rebuild: bool = False, loaded: Index | None = None
+) -> Index:
+    """Load the index for ``settings``, building or refreshing it first when needed.
+
+    ``loaded`` is an index this process already holds: when the folder still holds the build
+    it was loaded from, it is reused rather than read again, and returned as it is when the
+    corpus has not changed (so a caller can tell "no change" by identity).
+    """
     from filelock import FileLock
 
     root = check_corpus_folder(settings.corpus_dir)
@@ -373,7 +405,9 @@ def open_index(settings: Settings, embedder: Embedder, rebuild: bool = False) ->
     with FileLock(str(settings.index_dir / ".lock"), timeout=600):
         manifest = read_manifest(settings.index_dir)
         previous: Index | None = None
-        if manifest is not None and manifest.get("format") == FORMAT:  # else: rebuilt below
+        if loaded is not None and manifest == loaded.manifest:
+            previous = loaded
+        elif manifest is not None and manifest.get("format") == FORMAT:  # else: rebuilt below
             try:
                 previous = load_index(settings.index_dir, manifest)
             except DAMAGED as error:
@@ -392,28 +426,17 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, flush to disk, then rename over ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _remove_unreferenced(directory: Path, manifest: dict[str, Any]) -> None:
+def _remove_unreferenced(
+    directory: Path, manifest: dict[str, Any], also_keep: set[str] | None = None
+) -> None:
     """Delete data files of older builds and temporary files left by a killed build.
 
     Called under the index lock, so no other build is writing temporary files meanwhile.
     """
-    keep = set(manifest["data"].values()) | {MANIFEST, ".lock"}
+    keep = set(manifest["data"].values()) | kept.names_in(manifest) | (also_keep or set())
+    keep |= {MANIFEST, ".lock"}
     for path in directory.iterdir():
         leftover = path.name.startswith(".") and path.name.endswith(".tmp")
-        old = path.name.split("-")[0] in DATA_SUFFIX
+        old = path.name.split("-")[0] in DATA_SUFFIX or path.name.startswith(kept.PREFIX)
         if path.is_file() and path.name not in keep and (leftover or old):
             path.unlink(missing_ok=True)

@@ -39,7 +39,10 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("reason", re.compile(r"^why\b|\bwhy (would|do|does|is|are|might)\b|\bpurpose\b")),
     ("timing", re.compile(r"^when\b|\bwhen (is|are|should|would|can|do|does|might)\b")),
     ("cause", re.compile(r"\b(cause[sd]?|causing|lead(s)? to|reason|risk factor|origin)")),
-    ("symptom", re.compile(r"\b(symptom|sign|happens?|effects?|consequence|feel|expect)")),
+    (
+        "symptom",
+        re.compile(r"\b(symptom|sign|happens?|effects?|consequence|feel|expect|hurts?|painful|sore)"),
+    ),
     ("diagnosis", re.compile(r"\b(diagnos|test(s|ed)?\b|detect|identif)")),
     ("treatment", re.compile(r"\b(treat|therap|manag|cure|relie|used for|help)")),
     (
@@ -88,7 +91,7 @@ _SIGN_OFF = re.compile(
     re.I,
 )
 LONG_QUESTION = 25  # words: above this a question is searched on its focus as well
-_SENTENCE = re.compile(r"[^.?!\n]+[.?!]*")
+_CLAUSE = re.compile(r"[^.?!,;\n]+[.?!]*")
 _ASKING = re.compile(
     r"\?|^\s*(what|which|who|whom|whose|why|how|when|where|is|are|can|could|does|do|did|should"
     r"|will|would|may|might)\b",
@@ -128,13 +131,13 @@ def without_pleasantries(text: str) -> str:
 
 
 def focus_of(query: str) -> str:
-    """For a long question, its first sentence (often the subject: 'shingles pain.') and the
-    sentences that ask; a short question is its own focus."""
+    """For a long question, its first clause (often the subject: 'shingles pain.') and the
+    clauses that ask ('what can she take?'); a short question is its own focus."""
     if len(query.split()) <= LONG_QUESTION:
         return query
-    sentences = [s.strip() for s in _SENTENCE.findall(query) if s.strip()]
-    asking = [s for s in sentences[1:] if _ASKING.search(s)]
-    picked = [sentences[0], *asking] if sentences else [query]
+    clauses = [c.strip() for c in _CLAUSE.findall(query) if c.strip()]
+    asking = [c for c in clauses[1:] if _ASKING.search(c)]
+    picked = [clauses[0], *asking] if clauses else [query]
     return " ".join(dict.fromkeys(picked))
 
 

@@ -38,7 +38,10 @@ CUES: dict[str, re.Pattern[str]] = {
     "symptom": re.compile(r"\b(symptom|sign|experienc|feel|notice|include)", re.I),
     "diagnosis": re.compile(r"\b(diagnos|test|exam|screen|detect|measur|confirm)", re.I),
     "treatment": re.compile(r"\b(treat|therap|manag|reliev|relief|cure|used to)", re.I),
-    "procedure": re.compile(r"\b(perform|deliver|insert|inject|appl(y|ied)|step|using)", re.I),
+    "procedure": re.compile(
+        r"\b(perform|deliver|insert|inject|appl(y|ied)|step|using|used to|placed|attached|during)",
+        re.I,
+    ),
     "mechanism": re.compile(r"\b(by|through|via|because|causing|block|interrupt)\b", re.I),
     "duration": re.compile(
         r"\b(\d+|one|two|three|several|minutes?|hours?|days?|weeks?|months?|years?|rate|slow"
@@ -194,7 +197,8 @@ def time_fit(question: str, text: str) -> float:
 
 
 def defines(subject: tuple[str, ...], text: str) -> bool:
-    """Whether ``text`` defines a subject word: 'X is a ...', 'known as X', '... (X)'."""
+    """Whether ``text`` defines a subject word: 'X is a ...', 'known as X', '... (X)',
+    'X (cutting a nerve)'."""
     lowered = text.lower()
     for word in map(re.escape, subject):
         if re.search(rf"^(\w+ ){{0,3}}{word}\w* (is|are) (a|an|the)\b|\({word}\)", lowered):
@@ -202,6 +206,8 @@ def defines(subject: tuple[str, ...], text: str) -> bool:
         if re.search(rf"^(\w+ ){{0,3}}{word}\w* (refers to|means)\b", lowered):
             return True
         if re.search(rf"\b(known as|called) (\w+ ){{0,2}}{word}", lowered):
+            return True
+        if re.search(rf"\b{word}\w* \((?!\w+\))[^)]{{3,}}\)", lowered):  # 'X (what X is)'
             return True
     return False
 

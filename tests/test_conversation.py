@@ -31,9 +31,7 @@ def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
 
 def test_a_pronoun_takes_the_subject() -> None:
     assert read("Is it permanent?", CHEMICAL).query == "Is chemical neurolysis permanent?"
-    assert read("What are its risks?", CHEMICAL).query == (
-        "What are chemical neurolysis's risks?"
-    )
+    assert read("What are its risks?", CHEMICAL).query == ("What are chemical neurolysis's risks?")
 
 
 def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:

@@ -26,7 +26,8 @@ def test_kind_of_answer_wanted(question: str, kind: str) -> None:
 
 
 def test_greetings_and_sign_offs_do_not_matter() -> None:
-    assert without_pleasantries("Hi there, what is shingles? Thanks so much!") == "what is shingles?"
+    hello = "Hi there, what is shingles? Thanks so much!"
+    assert without_pleasantries(hello) == "what is shingles?"
     assert without_pleasantries("Good morning. How is gout treated? Many thanks, Susan") == (
         "How is gout treated?"
     )
@@ -38,17 +39,15 @@ def test_a_long_question_is_searched_on_its_first_line_and_what_it_asks() -> Non
         "shingles pain. hi my mother is 70, the rash went away months ago but she still has "
         "pain and she is very tired all the time, what can she take? thanks"
     )
-    assert focus_of(chatty) == (
-        "shingles pain. hi my mother is 70, the rash went away months ago but she still has "
-        "pain and she is very tired all the time, what can she take?"
-    ) or focus_of(chatty).startswith("shingles pain.")
+    assert focus_of(chatty) == "shingles pain. what can she take?"
     assert focus_of("What is shingles?") == "What is shingles?"
 
 
 @pytest.mark.parametrize(
     ("question", "things"),
     [
-        ("What is the difference between denervation and neurolysis?", ("denervation", "neurolysis")),
+        ("What is the difference between denervation and neurolysis?",
+         ("denervation", "neurolysis")),
         ("cryoneurolysis vs thermal neurolysis", ("cryoneurolysis", "thermal neurolysis")),
         ("How does surgical neurolysis differ from ablative techniques?",
          ("surgical neurolysis", "ablative techniques")),

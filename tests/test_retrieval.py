@@ -110,7 +110,9 @@ TEXT_WITHOUT_HEADINGS = (
 )
 
 
-def test_text_without_headings_is_searched_with_its_title(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_text_without_headings_is_searched_with_its_title(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     base = tmp_path_factory.mktemp("plain")
     (base / "corpus").mkdir()
     (base / "corpus" / "kettles.txt").write_text(TEXT_WITHOUT_HEADINGS, encoding="utf-8")

@@ -7,9 +7,9 @@ import time
 import pytest
 
 from qa import Answer, Chatbot
+from qa.cleaning import clean_question
 from qa.cli import main
 from qa.config import Settings
-from qa.cleaning import clean_question
 from tests.conftest import SEED_CORPUS
 
 PLAIN = "What is denervation?"

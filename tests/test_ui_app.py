@@ -70,7 +70,7 @@ def test_blank_question_and_internal_failure_become_friendly_messages(bot: Chatb
     assert "type a question" in messages[0]["content"]
 
     broken = Session(Chatbot(bot.retriever, bot.settings))
-    broken.bot.retriever = None  # type: ignore[assignment]  # a real failure inside ask()
+    broken.bot.live = None  # type: ignore[assignment]  # a real failure inside ask()
     kept, messages, _, _ = respond(bot, "What is denervation?", broken)
     assert kept == "What is denervation?"  # kept for another try
     assert render.escape(SORRY) in messages[-1]["content"]

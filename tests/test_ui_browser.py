@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -279,3 +280,94 @@ def test_api_keeps_a_conversation_per_client_and_reports_errors(seed_url: str) -
     assert second.predict("What is the capital of France?", api_name="/ask")["abstained"]
     with pytest.raises(AppError, match="empty"):
         first.predict("   ", api_name="/ask")
+
+
+FORMATS = PROJECT_ROOT / "tests" / "fixtures" / "formats"
+# The README's screenshot; written by this test when QA_UPDATE_SCREENSHOTS=1 (else to a
+# temporary folder, so that running the tests leaves the work tree as it was).
+SCREENSHOT = PROJECT_ROOT / "docs" / "pdf-source.png"
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """The chat page with uploads on, over a folder holding one text article at first."""
+    base = tmp_path_factory.mktemp("live")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    shutil.copy(PROJECT_ROOT / "corpus" / "neurolysis.txt", corpus)
+    settings = Settings().with_overrides(
+        corpus_dir=corpus, index_dir=base / "index", refresh_seconds=1
+    )
+    bot = Chatbot.from_corpus(settings=settings)
+    app, url = launch(bot, "127.0.0.1", free_port(), block=False, allow_upload=True)
+    try:
+        yield url, corpus
+    finally:
+        app.close()
+
+
+def test_uploaded_pdf_is_answered_with_its_page_highlighted(
+    browser: Browser, live_url: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, corpus = live_url
+    chat = ChatPage(browser, url)
+    try:
+        chat.page.set_input_files("#qa-upload-files input[type=file]", FORMATS / "denervation.pdf")
+        chat.page.wait_for_selector("#qa-upload-report .qa-added", timeout=120_000)
+        assert "Added denervation.pdf" in chat.page.locator("#qa-upload-report").inner_text()
+        saved = (corpus / "denervation.pdf").read_bytes()
+        assert saved == (FORMATS / "denervation.pdf").read_bytes()
+        assert "denervation.pdf" in chat.page.locator("#qa-corpus").inner_text()
+
+        reply = chat.ask("What happens to a muscle after it loses its nerve supply?")
+        assert "atrophy" in reply and "denervation.pdf, p. 1" in reply
+        panel = chat.source()
+        assert "denervation.pdf, p. 1, characters" in panel
+        figure = chat.page.locator("#qa-source figure.qa-page")
+        figure.wait_for()
+        assert "Page 1 of 3" in figure.inner_text()
+        assert "could not be placed" not in figure.inner_text()
+        image = figure.locator("img")
+        assert image.get_attribute("src").startswith("data:image/png;base64,")
+        assert chat.page.evaluate("document.querySelector('#qa-source img').naturalWidth") > 800
+        image.scroll_into_view_if_needed()
+        chat.page.wait_for_timeout(300)
+        keep = os.environ.get("QA_UPDATE_SCREENSHOTS") == "1"
+        shot = SCREENSHOT if keep else tmp_path / SCREENSHOT.name
+        chat.page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 50_000
+
+        # the same file again is no new file; a hidden name or a wrong type is refused
+        chat.page.set_input_files("#qa-upload-files input[type=file]", FORMATS / "denervation.pdf")
+        chat.page.wait_for_function(
+            "document.querySelector('#qa-upload-report').innerText.includes('Already')"
+        )
+    finally:
+        chat.close()
+
+
+def test_file_dropped_into_the_folder_is_listed_and_answered(
+    browser: Browser, live_url: tuple[str, Path]
+) -> None:
+    url, corpus = live_url
+    chat = ChatPage(browser, url)
+    try:
+        before = chat.ask("Which chemicals are used for chemical neurolysis?")
+        assert "phenol" in before.lower()
+        page = (
+            "<html><head><title>Kettle care</title><script>window.qaPwned = 1</script></head>"
+            "<body><nav>Home | Shop</nav><h1>Kettle Care</h1><h2>Descaling</h2>"
+            "<p>A kettle is descaled with white vinegar once a month.</p></body></html>"
+        )
+        (corpus / ".kettles.tmp").write_text(page, encoding="utf-8")  # copied in whole
+        (corpus / ".kettles.tmp").rename(corpus / "kettles.html")
+        chat.page.wait_for_function(
+            "document.querySelector('#qa-corpus').innerText.includes('kettles.html')",
+            timeout=120_000,
+        )
+        reply = chat.ask("How often is a kettle descaled?")
+        assert "once a month" in reply and "kettles.html" in reply
+        follow = chat.ask("What is cryoneurolysis?")  # the conversation carried on
+        assert "neurolysis.txt" in follow
+    finally:
+        chat.close()

@@ -16,9 +16,14 @@ from typing import Any
 import gradio as gr
 
 from qa.chat import Chatbot
+from qa.compose import Citation
 from qa.config import Settings
 from qa.documents import excerpt
+from qa.index import Index
+from qa.readers import SUFFIXES
+from qa.uploads import MAX_UPLOAD_BYTES, Refused, add_upload
 from ui import render
+from ui.page_image import PageImage, render_page
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +65,29 @@ class Session:
     messages: list[dict[str, str]] = field(default_factory=list)
 
 
-def corpus_titles(bot: Chatbot) -> dict[str, str]:
-    """Document title by source file, from the loaded index's passages."""
-    return {chunk.source: chunk.title for chunk in bot.retriever.index.chunks}
+def corpus_titles(index: Index) -> dict[str, str]:
+    """Document title by source file, from the index's passages."""
+    return {chunk.source: chunk.title for chunk in index.chunks}
+
+
+def corpus_panel(index: Index) -> str:
+    """The loaded-documents panel for ``index``."""
+    return render.corpus_html(index.manifest, corpus_titles(index))
+
+
+def page_of(bot: Chatbot, index: Index, citation: Citation) -> PageImage:
+    """The PDF page a citation stands on, its quoted lines highlighted."""
+    entry = index.manifest["files"].get(citation.source, {})
+    pages = entry.get("pages", [])
+    if citation.page is None:
+        raise ValueError(f"{citation.source} has no pages")
+    # Only the part of the quote on this page is looked for on it.
+    stop = pages[citation.page] if citation.page < len(pages) else citation.end
+    quote = citation.quote[: max(stop - citation.start, 0)] or citation.quote
+    path = (bot.settings.corpus_dir / citation.source).resolve()
+    if not path.is_relative_to(bot.settings.corpus_dir.resolve()):
+        raise ValueError(f"{citation.source} is not in the corpus folder")
+    return render_page(path, citation.page, quote, entry.get("sha256"))
 
 
 def show_citation(session: Session | None, cite: object) -> str:
@@ -76,11 +101,52 @@ def show_citation(session: Session | None, cite: object) -> str:
     if not 1 <= n <= len(citations):
         return render.placeholder_html(GONE)
     c = citations[n - 1]
+    index = session.bot.retriever.index
+    kept_name = index.manifest["files"].get(c.source, {}).get("kept")
     try:
-        context = excerpt(session.bot.settings.corpus_dir, c.source, c.start, c.end, c.quote)
+        context = excerpt(
+            session.bot.settings.corpus_dir,
+            c.source,
+            c.start,
+            c.end,
+            c.quote,
+            index_dir=index.directory,
+            kept_name=kept_name,
+        )
     except (OSError, ValueError) as error:
         return render.source_html(c, turn, None, f"Cannot show the surrounding text: {error}")
-    return render.source_html(c, turn, context)
+    if c.page is None or not c.source.lower().endswith(".pdf"):
+        return render.source_html(c, turn, context)
+    try:
+        page = page_of(session.bot, index, c)
+    except (OSError, ValueError) as error:
+        return render.source_html(c, turn, context, f"Cannot show the page: {error}")
+    return render.source_html(c, turn, context, page=page)
+
+
+def upload(bot: Chatbot, paths: list[str] | None) -> tuple[str, str]:
+    """Add uploaded files to the corpus and index them now: (report, documents panel)."""
+    lines: list[tuple[bool, str]] = []
+    added = False
+    for path in paths or []:
+        name = Path(path).name
+        try:
+            if Path(path).stat().st_size > MAX_UPLOAD_BYTES:
+                raise Refused(f"{name} is larger than the {MAX_UPLOAD_BYTES // 2**20} MB limit")
+            result = add_upload(bot.settings.corpus_dir, name, Path(path).read_bytes())
+        except Refused as problem:
+            lines.append((False, f"Not added: {problem}"))
+            continue
+        added = added or result.new
+        verb = "Added" if result.new else "Already in the documents:"
+        lines.append((True, f"{verb} {result.name} ({result.title})"))
+    if added:
+        try:
+            bot.live.refresh()
+        except Exception as error:  # the files are saved; the next check indexes them
+            log.exception("indexing uploaded files failed")
+            lines.append((False, f"Saved, but not yet indexed: {error}"))
+    return render.upload_html(lines), corpus_panel(bot.retriever.index)
 
 
 def respond(
@@ -124,8 +190,12 @@ def api_ask(bot: Chatbot, question: str, session: Session | None) -> tuple[dict[
     return answer.to_dict(), session
 
 
-def build_app(bot: Chatbot) -> gr.Blocks:
-    """The Blocks app; every browser session gets its own fork of ``bot``."""
+def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
+    """The Blocks app; every browser session gets its own fork of ``bot``.
+
+    The loaded-documents panel follows the corpus folder (checked every
+    ``refresh_seconds``); ``allow_upload`` adds a box that adds files to it.
+    """
 
     def on_respond(
         question: str, session: Session | None
@@ -138,6 +208,14 @@ def build_app(bot: Chatbot) -> gr.Blocks:
 
     def on_new() -> tuple[list[dict[str, str]], None, str, str]:
         return [], None, render.placeholder_html(PICK_SOURCE), ""
+
+    def on_tick(shown: str | None) -> tuple[Any, str]:
+        index = bot.live.current().retriever.index  # starts a folder check when due
+        version = str(index.manifest.get("built_at")) + str(index.manifest.get("n_chunks"))
+        version += str(sorted(index.manifest.get("files", {})))
+        if version == shown:
+            return gr.skip(), version
+        return corpus_panel(index), version
 
     with gr.Blocks(title=TITLE) as app:
         session = gr.State(None)
@@ -201,10 +279,28 @@ def build_app(bot: Chatbot) -> gr.Blocks:
                     padding=True,
                 )
                 with gr.Accordion("Loaded documents", open=True, elem_id="qa-corpus"):
-                    gr.HTML(
-                        render.corpus_html(bot.retriever.index.manifest, corpus_titles(bot)),
-                        js_on_load=None,
-                    )
+                    corpus = gr.HTML(corpus_panel(bot.retriever.index), js_on_load=None)
+                if allow_upload:
+                    with gr.Accordion("Add documents", open=True, elem_id="qa-upload"):
+                        files = gr.File(
+                            label=f"PDF, Word, web page or text files, up to "
+                            f"{MAX_UPLOAD_BYTES // 2**20} MB each",
+                            file_count="multiple",
+                            file_types=sorted(SUFFIXES),
+                            elem_id="qa-upload-files",
+                        )
+                        report = gr.HTML("", elem_id="qa-upload-report", js_on_load=None)
+        shown = gr.State(None)
+        if bot.settings.refresh_seconds > 0:
+            timer = gr.Timer(bot.settings.refresh_seconds)
+            timer.tick(
+                on_tick,
+                [shown],
+                [corpus, shown],
+                show_progress="hidden",
+                concurrency_limit=None,
+                api_visibility="private",
+            )
         # The API hangs off a hidden button rather than gr.api() so that it can carry the
         # session State: calls from one gradio_client Client form one conversation.
         api_question = gr.Textbox(label="question", visible=False)
@@ -220,6 +316,10 @@ def build_app(bot: Chatbot) -> gr.Blocks:
         reset.click(on_new, None, [chat, session, source, question], **private)
         chat.clear(on_new, None, [chat, session, source, question], **private)
         source.click(on_citation, [session], [source], **private)
+        if allow_upload:
+            files.upload(partial(upload, bot), [files], [report, corpus], **private).then(
+                lambda: None, None, [files], **private
+            )
         api_button.click(
             partial(api_ask, bot),
             [api_question, session],
@@ -232,12 +332,22 @@ def build_app(bot: Chatbot) -> gr.Blocks:
 
 
 def launch(
-    bot: Chatbot, host: str = "127.0.0.1", port: int = 7860, block: bool = True
+    bot: Chatbot,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    allow_upload: bool = False,
+    auth: tuple[str, str] | None = None,
 ) -> tuple[gr.Blocks, str]:
-    """Serve the chat page for ``bot``; with ``block=False`` return (app, url) at once."""
-    app = build_app(bot)
+    """Serve the chat page for ``bot``; with ``block=False`` return (app, url) at once.
+
+    ``auth`` (user, password) makes the page ask for them; ``allow_upload`` adds uploads.
+    """
+    app = build_app(bot, allow_upload)
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     _, url, _ = app.launch(
+        auth=auth,
+        max_file_size=MAX_UPLOAD_BYTES if allow_upload else None,
         server_name=host,
         server_port=port,
         show_error=False,
@@ -252,8 +362,14 @@ def launch(
     return app, url
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    allow_upload: bool = False,
+    auth: tuple[str, str] | None = None,
+) -> None:
     """Load (or build) the index, then serve the chat page until interrupted."""
     bot = Chatbot.from_corpus(settings=settings)
     print(f"Serving the chat on http://{host}:{port}")
-    launch(bot, host, port)
+    launch(bot, host, port, allow_upload=allow_upload, auth=auth)

@@ -13,6 +13,7 @@ from typing import Any
 
 from qa.compose import Answer, Citation
 from qa.documents import Excerpt
+from ui.page_image import PageImage
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -62,7 +63,7 @@ def answer_html(answer: Answer, turn: int) -> str:
             places.setdefault((c.source, c.label()), []).append(c)
         items = "".join(
             f"<li>{' '.join(_link(turn, c, f'[{c.n}]') for c in group)} {escape(label)} "
-            f'<span class="qa-file">{escape(source)}</span></li>'
+            f'<span class="qa-file">{escape(source)}{_pages(group)}</span></li>'
             for (source, label), group in places.items()
         )
         parts.append('<p class="qa-sources-head">Sources (click to read in context):</p>')
@@ -71,13 +72,28 @@ def answer_html(answer: Answer, turn: int) -> str:
     return f'<div class="{kind}">{"".join(parts)}</div>'
 
 
+def _pages(citations: list[Citation]) -> str:
+    """', p. 3' or ', pp. 3, 5' for citations of a paged document; '' otherwise."""
+    pages = sorted({c.page for c in citations if c.page is not None})
+    if not pages:
+        return ""
+    return f", p. {pages[0]}" if len(pages) == 1 else f", pp. {', '.join(map(str, pages))}"
+
+
 def notice_html(text: str) -> str:
     """A friendly message in the chat (an empty question, a failure)."""
     return f'<div class="qa-answer qa-notice"><p>{escape(text)}</p></div>'
 
 
-def source_html(citation: Citation, turn: int, context: Excerpt | None, problem: str = "") -> str:
-    """The cited passage in its document context with the quoted span highlighted.
+def source_html(
+    citation: Citation,
+    turn: int,
+    context: Excerpt | None,
+    problem: str = "",
+    page: PageImage | None = None,
+) -> str:
+    """The cited passage in its document context with the quoted span highlighted, and for a
+    PDF the page itself with the quoted lines marked.
 
     Without ``context`` (file gone or changed) the quoted sentence is shown alone, with
     ``problem`` saying why.
@@ -93,14 +109,24 @@ def source_html(citation: Citation, turn: int, context: Excerpt | None, problem:
         else ""
     )
     warning = f'<p class="qa-problem">{escape(problem)}</p>' if problem else ""
+    where = "" if citation.page is None else f"p. {citation.page}, "
+    figure = ""
+    if page is not None:
+        alt = f"Page {page.page} of {citation.source}, the quoted lines highlighted"
+        figure = (
+            f'<figure class="qa-page"><img src="{html.escape(page.url)}" alt="{escape(alt)}">'
+            f"<figcaption>Page {page.page} of {page.pages}"
+            f"{'' if page.boxes else ' (the quote could not be placed on it)'}"
+            "</figcaption></figure>"
+        )
     return (
         f'<div class="qa-source" data-cite="{cite_href(turn, citation.n)}">'
         f'<p class="qa-source-n">Source [{citation.n}]</p>'
         f'<h3 class="qa-title">{escape(citation.title)}</h3>{section}'
-        f'<p class="qa-file">{escape(citation.source)}, characters '
+        f'<p class="qa-file">{escape(citation.source)}, {where}characters '
         f"{citation.start}-{citation.end}</p>{warning}"
         f'<div class="qa-context">{escape(before)}<mark>{escape(citation.quote)}</mark>'
-        f"{escape(after)}</div></div>"
+        f"{escape(after)}</div>{figure}</div>"
     )
 
 
@@ -110,17 +136,34 @@ def placeholder_html(text: str) -> str:
 
 
 def corpus_html(manifest: dict[str, Any], titles: dict[str, str]) -> str:
-    """The loaded corpus in a few lines: documents (by title), passages, model, build time."""
+    """The loaded corpus in a few lines: documents (by title), passages, model, build time,
+    and the files that could not be read, with the reason."""
     documents = "".join(
         f"<li>{escape(title)} <span class='qa-file'>{escape(source)}</span></li>"
         for source, title in sorted(titles.items())
     )
+    skipped = "".join(
+        f"<li><span class='qa-file'>{escape(source)}</span>: {escape(entry['skipped'])}</li>"
+        for source, entry in sorted(manifest.get("files", {}).items())
+        if entry.get("skipped")
+    )
+    if skipped:
+        skipped = f"<p class='qa-file'>Not read:</p><ul class='qa-skipped'>{skipped}</ul>"
     count, passages = len(manifest.get("files", {})), int(manifest.get("n_chunks", 0))
     return (
         '<div class="qa-corpus">'
         f"<p><b>{count}</b> document{'' if count == 1 else 's'}, "
         f"<b>{passages}</b> passage{'' if passages == 1 else 's'}, "
         f"model <code>{escape(str(manifest.get('model', '?')))}</code></p>"
-        f"<ul>{documents}</ul>"
+        f"<ul>{documents}</ul>{skipped}"
         f"<p class='qa-file'>Index built {escape(str(manifest.get('built_at', '?')))}</p></div>"
     )
+
+
+def upload_html(lines: list[tuple[bool, str]]) -> str:
+    """What became of each uploaded file: added (True) or refused (False), with why."""
+    items = "".join(
+        f"<li class='{'qa-added' if ok else 'qa-problem'}'>{escape(text)}</li>"
+        for ok, text in lines
+    )
+    return f'<ul class="qa-uploads">{items}</ul>' if items else ""
