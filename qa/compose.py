@@ -154,6 +154,15 @@ def confidence(row: np.ndarray) -> float:
     return float(learned.load("confidence", CONFIDENCE_FEATURES).probability(row[None, :])[0])
 
 
+def _overlapping(citation: Citation, cited: list[Citation]) -> list[Citation]:
+    """The citations of ``cited`` that quote text of ``citation`` (a span is quoted once)."""
+    return [
+        c
+        for c in cited
+        if c.source == citation.source and c.start < citation.end and citation.start < c.end
+    ]
+
+
 def comparison(question: Question, parts: list[tuple[str, Answer]]) -> Answer:
     """What the documents say of each thing compared, each cited; labels are the question's
     own words for the things. A thing the documents do not cover is said to be so."""
@@ -162,26 +171,20 @@ def comparison(question: Question, parts: list[tuple[str, Answer]]) -> Answer:
     texts: list[str] = []
     citations: list[Citation] = []
     for thing, answer in parts:
+        own = [c for c in answer.citations[:2] if not _overlapping(c, citations)]
+        label = f"{thing[:1].upper()}{thing[1:]}"
         if answer.abstained:
-            texts.append(f"{thing[:1].upper()}{thing[1:]}: the documents do not describe it.")
+            texts.append(f"{label}: the documents do not describe it.")
             continue
-        renumbered = {}
-        for c in answer.citations[:2]:
-            renumbered[c.n] = len(citations) + 1
-            citations.append(
-                Citation(
-                    len(citations) + 1,
-                    c.source,
-                    c.title,
-                    c.section,
-                    c.start,
-                    c.end,
-                    c.quote,
-                    c.score,
-                )
-            )
-        quoted = " ".join(f"{c.quote} [{renumbered[c.n]}]" for c in answer.citations[:2])
-        texts.append(f"{thing[:1].upper()}{thing[1:]}: {quoted}")
+        if not own:  # what the documents say of it was quoted for the other thing
+            earlier = _overlapping(answer.citations[0], citations)
+            texts.append(f"{label}: see [{earlier[0].n}].")
+            continue
+        quoted = []
+        for c in own:
+            citations.append(replace(c, n=len(citations) + 1))
+            quoted.append(f"{c.quote} [{len(citations)}]")
+        texts.append(f"{label}: {' '.join(quoted)}")
     answered = [answer.confidence for _, answer in parts if not answer.abstained]
     return Answer(
         question.text,

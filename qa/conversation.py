@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from qa.question import KIND_WORDS
-from qa.text import FRAME_WORDS, content_words, stems, words
+from qa.text import FRAME_WORDS, STOPWORDS, content_words, stems, words
 
 _PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|these|those)\b", re.I)
 _POSSESSIVE = {"its", "their"}
@@ -30,6 +30,13 @@ _AND_THING = re.compile(
     r"^\s*and\s+(?P<thing>(?!what|how|when|why|where|who|which)[^?]+?)\s*\?\s*$", re.I
 )
 _ARTICLE = re.compile(r"^(the|a|an)\s+", re.I)
+_CONNECTORS = frozenset({"of", "and", "for", "in", "with", "on", "to"})
+# Questions whose last word is a verb ('How is X transmitted?', 'What does X cause?').
+_ASKS_WITH_VERB = re.compile(
+    r"^\s*((how|why|when|where)\s+(is|are|was|were|does|do|did|can|could|should|will|would)"
+    r"|(what|which|who)\s+(does|do|did|can|could|should|will|would))\b",
+    re.I,
+)
 EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps
 
 
@@ -63,24 +70,69 @@ class Reading:
 
 
 def subject_words(text: str) -> list[str]:
-    """The words of a question that name what it is about (not its kind, not framing)."""
-    return [w for w in content_words(text) if w not in FRAME_WORDS and w not in KIND_WORDS]
+    """The words of a question that name what it is about (not its kind, not framing, not
+    the words of a definite description that points back: 'the outlook', 'the size of')."""
+    pointing = {w.lower() for w in _pointing_back(text)}
+    return [
+        w
+        for w in content_words(text)
+        if w not in FRAME_WORDS and w not in KIND_WORDS and w not in pointing
+    ]
+
+
+def _tokens(text: str) -> list[re.Match[str]]:
+    return list(re.finditer(r"[^\W_]+(?:['’-][^\W_]+)*", text))
+
+
+def _pointing_back(text: str) -> list[str]:
+    """Words of definite descriptions that refer to the topic rather than name a subject:
+    'the outlook', 'the animal reservoir', and the head of 'the size of a flavivirus'. A
+    description with a name in it ('the SARS coronavirus') names a subject."""
+    tokens = _tokens(text)
+    found: list[str] = []
+    for i, token in enumerate(tokens):
+        if token[0].lower() != "the":
+            continue
+        phrase = []
+        for later in tokens[i + 1 :]:
+            if later[0].lower() in STOPWORDS:
+                break
+            phrase.append(later[0])
+        if not phrase:
+            continue
+        after = tokens[i + 1 + len(phrase)][0].lower() if i + 1 + len(phrase) < len(tokens) else ""
+        named = any(w[:1].isupper() or w[:1].isdigit() for w in phrase)
+        if after == "of" or not named:
+            found += phrase
+    return found
 
 
 def subject_phrase(text: str) -> str:
-    """The longest run of neighbouring subject words in ``text``, as written
-    ('What is chemical neurolysis?' -> 'chemical neurolysis')."""
+    """The longest run of subject words in ``text``, as written, joined across 'of', 'and',
+    'for', ... ('What is (are) Anemia of Inflammation and Chronic Disease ?' -> 'Anemia of
+    Inflammation and Chronic Disease'); the last of equally long runs; without the verb that
+    ends a 'How is X transmitted?'."""
     wanted = set(subject_words(text))
-    best: list[str] = []
-    run: list[str] = []
-    for match in re.finditer(r"[^\W_]+(?:['’-][^\W_]+)*", text):
-        if match[0].lower() in wanted:
-            run.append(match[0])
-            if len(run) > len(best):
-                best = list(run)
-        else:
+    tokens = _tokens(text)
+    runs: list[list[int]] = []
+    run: list[int] = []
+    for i, token in enumerate(tokens):
+        word = token[0].lower()
+        if word in wanted:
+            run.append(i)
+        elif run and word in _CONNECTORS and i + 1 < len(tokens) and tokens[i + 1][0].lower() in wanted:
+            run.append(i)
+        elif run:
+            runs.append(run)
             run = []
-    return " ".join(best)
+    if run:
+        runs.append(run)
+    if not runs:
+        return ""
+    best = max(runs, key=lambda r: (len(r), r[0]))
+    if len(best) > 1 and best[-1] == len(tokens) - 1 and _ASKS_WITH_VERB.match(text):
+        best = best[:-1]  # 'How is X transmitted?': the last word is what is done to X
+    return text[tokens[best[0]].start() : tokens[best[-1]].end()]
 
 
 def read(question: str, topic: Topic | None) -> Reading:
