@@ -100,11 +100,15 @@ def _pointing_back(text: str) -> list[str]:
             phrase.append(later[0])
         if not phrase:
             continue
-        after = tokens[i + 1 + len(phrase)][0].lower() if i + 1 + len(phrase) < len(tokens) else ""
+        after = _next_word(tokens, i + len(phrase))
         named = any(w[:1].isupper() or w[:1].isdigit() for w in phrase)
         if after == "of" or not named:
             found += phrase
     return found
+
+
+def _next_word(tokens: list[re.Match[str]], i: int) -> str:
+    return tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
 
 
 def subject_phrase(text: str) -> str:
@@ -120,7 +124,7 @@ def subject_phrase(text: str) -> str:
         word = token[0].lower()
         if word in wanted:
             run.append(i)
-        elif run and word in _CONNECTORS and i + 1 < len(tokens) and tokens[i + 1][0].lower() in wanted:
+        elif run and word in _CONNECTORS and _next_word(tokens, i) in wanted:
             run.append(i)
         elif run:
             runs.append(run)

@@ -41,7 +41,9 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("cause", re.compile(r"\b(cause[sd]?|causing|lead(s)? to|reason|risk factor|origin)")),
     (
         "symptom",
-        re.compile(r"\b(symptom|sign|happens?|effects?|consequence|feel|expect|hurts?|painful|sore)"),
+        re.compile(
+            r"\b(symptom|sign|happens?|effects?|consequence|feel|expect|hurts?|painful|sore)"
+        ),
     ),
     ("diagnosis", re.compile(r"\b(diagnos|test(s|ed)?\b|detect|identif)")),
     ("treatment", re.compile(r"\b(treat|therap|manag|cure|relie|used for|help)")),
