@@ -49,6 +49,9 @@ ANSWERABLE_FEATURES = (
 _SIMILARITY = SENTENCE_FEATURES.index("similarity")
 _TERMS = SENTENCE_FEATURES.index("terms_context")
 _SUBJECT = SENTENCE_FEATURES.index("subject")
+# The corpus sizes the model was fitted on (the seed corpus, 21 passages, to medquad-dev, 8,383):
+# outside them the size is read as the nearest end, not extrapolated.
+LOG_PASSAGES_FITTED = (float(np.log(20)), float(np.log(10_000)))
 _SUPPORT = ANSWERABLE_FEATURES.index("unknown_support")
 _GAP = ANSWERABLE_FEATURES.index("yes_no_gap")
 
@@ -99,7 +102,7 @@ def features(
             support,
             float(question.yes_no) * (1.0 - rows[lead, _SUBJECT]),
             float(evidence.has_cue[lead]),
-            np.log(retrieval.passages_searched),
+            np.clip(np.log(retrieval.passages_searched), *LOG_PASSAGES_FITTED),
         ]
     )
 

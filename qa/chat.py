@@ -153,16 +153,16 @@ class Chatbot:
         view = self.live.current()  # one index version for the whole answer
         cleaned = check_question(question, self.settings.max_question_chars)
         analysed = analyse(cleaned, view.lexicon, query)
+        timer.lap("analyse")
         if analysed.compared:
             parts = [
-                (thing, self._answer(analyse(f"What is {thing}?", view.lexicon), view))
+                (thing, self._answer(analyse(f"What is {thing}?", view.lexicon), view, timer))
                 for thing in analysed.compared
             ]
             answer = comparison(analysed, parts)
         else:
-            answer = self._answer(analysed, view)
+            answer = self._answer(analysed, view, timer)
         answer = with_pages(answer, view.retriever.index.manifest)
-        timer.lap("answer")
         log.info(
             "answered",
             extra={
@@ -175,11 +175,14 @@ class Chatbot:
         )
         return answer
 
-    def _answer(self, question: Question, view: View) -> Answer:
+    def _answer(self, question: Question, view: View, timer: Stopwatch) -> Answer:
         retrieval = view.retriever.search(question, self.settings.top_k)
-        return compose(
+        timer.lap("retrieve")
+        answer = compose(
             question, retrieval, view.retriever, view.lexicon, self.settings.abstain_below
         )
+        timer.lap("compose")
+        return answer
 
     def reset(self) -> None:
         """Forget this conversation."""

@@ -58,7 +58,8 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
     "timing": re.compile(
         r"\b(when|after|before|once|until|if|immediately|following|every|daily|weekly|monthly"
-        r"|morning|afternoon|evening|night|(mon|tues|wednes|thurs|fri|satur|sun)day|\d)",
+        r"|morning|afternoon|evening|night|dawn|dusk|noon|midnight"
+        r"|(mon|tues|wednes|thurs|fri|satur|sun)day|\d)",
         re.I,
     ),
     "comparison": re.compile(

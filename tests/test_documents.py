@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk_document
+from qa.chunking import chunk_document, leans_back
 from qa.documents import load_corpus
 from qa.readers import markdown, plain
 from tests.conftest import SEED_CORPUS
@@ -141,6 +141,11 @@ def test_chunks_are_sentence_windows_inside_sections() -> None:
             assert (
                 section.paragraphs[0][0] <= chunk.start and chunk.end <= section.paragraphs[-1][1]
             )
-        # neighbours in one section share a sentence (the overlap)
+        # neighbours in one section share at least a sentence (the overlap), and a window opens
+        # with a sentence that leans on the one before only when the previous window is that
+        # sentence's predecessor alone (stepping back would not move forward)
         same = [(a, b) for a, b in zip(chunks, chunks[1:], strict=False) if a.section == b.section]
-        assert same and all(a.sentences[-1] == b.sentences[0] for a, b in same)
+        assert same and all(b.sentences[0] in a.sentences for a, b in same)
+        for a, b in same:
+            opening = doc.text[b.sentences[0][0] : b.sentences[0][1]]
+            assert not leans_back(opening) or a.sentences.index(b.sentences[0]) <= 1

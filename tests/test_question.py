@@ -17,7 +17,8 @@ from qa.question import compared_of, focus_of, kind_of, without_pleasantries
         ("Who should not have neurolysis?", "contraindication"),
         ("How long does the relief last?", "duration"),
         ("What is the difference between denervation and neurolysis?", "comparison"),
-        ("Does neurolysis hurt?", "yesno"),
+        ("Does neurolysis hurt?", "symptom"),  # what is felt; still answered with evidence
+        ("Is neurolysis permanent?", "yesno"),
         ("Why might cryoneurolysis be preferred?", "reason"),
     ],
 )
