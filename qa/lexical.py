@@ -38,9 +38,15 @@ def coverage(part: frozenset[str], whole: frozenset[str]) -> float:
     return len(part & whole) / len(part) if part else 0.0
 
 
-def tokenize(texts: list[str]) -> list[list[str]]:
-    """Each text as BM25 sees it: stemmed words without stop words."""
-    return [list(tokens) for tokens in _tokenize(texts)]
+def tokenize(texts: list[str]) -> list[tuple[str, ...]]:
+    """Each text as BM25 sees it: stemmed words without stop words (kept for texts that
+    recur, such as the sentences of passages found for many questions)."""
+    return [_tokens_of(text) for text in texts]
+
+
+@lru_cache(maxsize=50_000)
+def _tokens_of(text: str) -> tuple[str, ...]:
+    return tuple(_tokenize([text])[0])
 
 
 def _tokenize(texts: list[str]) -> Any:

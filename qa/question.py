@@ -107,6 +107,8 @@ class Question:
 
     text: str  # as typed (cleaned)
     query: str  # follow-up completed, greetings dropped, spelling corrected
+    words_query: str  # the query as words are matched: without the particle of a phrasal
+    # verb ('grow back', 'give up'), which would match the noun ('back pain')
     focus: str  # for long questions: the first line and the asking sentences; else the query
     kind: str  # definition, cause, risk, ..., 'yesno' or 'other'
     yes_no: bool  # opens with a verb: the answer quotes the evidence, never a bare yes/no
@@ -155,6 +157,21 @@ def compared_of(query: str) -> tuple[str, ...]:
     return ()
 
 
+# 'grow back', 'give up', 'pass out': a particle that ends the question or comes before a
+# function word, and follows no determiner ('my back' is a noun).
+_PARTICLE = re.compile(
+    r"(?<!\bmy )(?<!\byour )(?<!\bhis )(?<!\bher )(?<!\bthe )(?<!\ba )(?<!\bour )"
+    r"(?<!\btheir )(?<!\bits )\b(back|up|out|off|down|away|over)\b(?=\s*[?.!]*\s*$|\s+(on|in|to|"
+    r"from|after|again|with|for|at|by)\b)",
+    re.I,
+)
+
+
+def without_particles(query: str) -> str:
+    """``query`` without the particles of phrasal verbs, for matching words."""
+    return " ".join(_PARTICLE.sub(" ", query).split())
+
+
 def aspect_of(query: str, topic: frozenset[str]) -> str:
     """The words of ``query`` whose stems are not in ``topic``: what is asked about it."""
     return " ".join(
@@ -170,6 +187,7 @@ def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:
     return Question(
         text=text,
         query=query,
+        words_query=without_particles(query),
         focus=focus_of(query),
         kind=kind_of(query),
         yes_no=bool(_YES_NO.match(query.strip())),

@@ -155,7 +155,7 @@ class Retriever:
     def candidates(self, question: Question) -> Candidates:
         """Stage 1: the best chunks of the dense and the lexical ranker, with their features."""
         chunks = self.index.chunks
-        lexical = self.lexical.scores(question.query)
+        lexical = self.lexical.scores(question.words_query)
         depth = min(CANDIDATES, len(lexical))
         lexical_ids = np.argpartition(-lexical, depth - 1)[:depth]
         lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
@@ -184,15 +184,15 @@ class Retriever:
         documents = self._document_of[ids]
         features[:, 5] = _best_per_group(documents, dense)
         features[:, 6] = _best_per_group(documents, features[:, 2])
-        every = self.lexical.tokens(question.query, indexed=False)
+        every = self.lexical.tokens(question.words_query, indexed=False)
         term_weights = dict(zip(every, self.lexical.idf(every).tolist(), strict=True))
-        tokens = self.lexical.tokens(question.query)
+        tokens = self.lexical.tokens(question.words_query)
         if tokens:
             idf = self.lexical.idf(tokens)
             idf = idf / idf.sum()
             features[:, 7] = self.lexical.contains(tokens, ids) @ idf
             features[:, 8] = [self._sentence_terms(int(i), tokens, idf) for i in ids]
-        asked = stem_set(question.query)
+        asked = stem_set(question.words_query)
         features[:, 9] = [coverage(self._title_stems[chunks[i].title], asked) for i in ids]
         headings = self._heading_of[ids]
         has_heading = headings >= 0
@@ -269,7 +269,7 @@ class Retriever:
         """The ``k`` best passages for an analysed question, best first."""
         return self.rank(self.candidates(question), k)[0]
 
-    def tokenize(self, texts: list[str]) -> list[list[str]]:
+    def tokenize(self, texts: list[str]) -> list[tuple[str, ...]]:
         """Texts as the lexical ranker sees them (stems without stop words)."""
         return tokenize(texts)
 

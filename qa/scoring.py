@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -135,19 +136,28 @@ class Evidence:
         return int(np.lexsort((np.arange(len(self.logits)), -self.logits))[0])
 
 
-def covered_terms(terms: list[str] | tuple[str, ...], text: str) -> list[bool]:
-    """Which of ``terms`` occur in ``text``: same stem, or a close form (lost/loses)."""
-    found = set(content_words(text))
-    present = set(stems(sorted(found)))
-    return [
-        stem in present or any(shares_stem(term, word) for word in found)
-        for term, stem in zip(terms, stems(list(terms)), strict=True)
-    ]
+@lru_cache(maxsize=50_000)
+def _forms(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The content words of ``text`` and their stems (texts recur across questions)."""
+    found = frozenset(content_words(text))
+    return found, frozenset(stems(sorted(found)))
 
 
-def coverage(terms: list[str] | tuple[str, ...], text: str) -> float:
+@lru_cache(maxsize=50_000)
+def term_hits(terms: tuple[str, ...], text: str) -> frozenset[int]:
+    """Which of ``terms`` (by position) occur in ``text``: same stem, or a close form
+    (lost/loses). The hits of a joined text are the union of its parts' hits."""
+    found, present = _forms(text)
+    return frozenset(
+        n
+        for n, (term, stem) in enumerate(zip(terms, stems(list(terms)), strict=True))
+        if stem in present or any(shares_stem(term, word) for word in found)
+    )
+
+
+def coverage(terms: tuple[str, ...], text: str) -> float:
     """Share of ``terms`` that occur in ``text`` (1.0 when there are no terms)."""
-    return sum(covered_terms(terms, text)) / len(terms) if terms else 1.0
+    return len(term_hits(terms, text)) / len(terms) if terms else 1.0
 
 
 def _sentences(passages: list[Passage]) -> list[Sentence]:
@@ -243,16 +253,16 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
         " ".join([*(sentences[j].text for j in chain), s.text])
         for s, chain in zip(sentences, chains, strict=True)
     ]
-    leaning = [i for i, chain in enumerate(chains) if chain]
-    encoded = retriever.embedder.encode(
-        [s.text for s in sentences] + [in_context[i] for i in leaning]
-    )
-    own = encoded[: len(sentences)]
+    own = retriever.embedder.encode([s.text for s in sentences])  # the index has them
     similarity = own @ retrieval.query_vector
-    for row, i in enumerate(leaning):
-        similarity[i] = max(
-            similarity[i], float(encoded[len(sentences) + row] @ retrieval.query_vector)
-        )
+    for i, chain in enumerate(chains):
+        if chain:  # with what it leans on: MiniLM mean-pools tokens, so the vector of the
+            # joined text is close to the word-weighted mean of its sentences' vectors
+            parts = [*chain, i]
+            sizes = np.array([len(sentences[j].text.split()) for j in parts], dtype=np.float32)
+            joined = sizes @ own[parts]
+            joined /= np.linalg.norm(joined) or 1.0
+            similarity[i] = max(similarity[i], float(joined @ retrieval.query_vector))
 
     weights = retrieval.term_weights
     sentence_tokens = [frozenset(t) for t in retriever.tokenize(in_context)]

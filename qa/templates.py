@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.question import Question
 from qa.retrieval import Passage
-from qa.scoring import REQUIRED_CUES, Evidence, coverage
+from qa.scoring import REQUIRED_CUES, Evidence, term_hits
 
 NOT_COVERED = (
     "I could not find an answer to that in the loaded documents, so I will not guess. "
@@ -26,7 +26,8 @@ MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for its co
 # with bonuses for reading on from a chosen sentence.
 EXTRA_MARGIN = 1.5
 ADJACENT_BONUS = 0.4  # a sentence next to a chosen one reads on from it
-ELABORATION_BONUS = 1.2  # ... and explains a name it introduced, or gives its examples
+# ... and explains a name it introduced, gives its examples, or says what was asked
+ELABORATION_BONUS = 2.0
 COVERAGE_GAIN = 0.8  # per share of question words a further sentence adds
 DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add nothing
 
@@ -72,12 +73,12 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     time = evidence.features[:, 11]
     needs_cue = question.kind in ("risk", "cost", "contraindication")
 
-    def covered() -> str:
-        return " ".join(sentences[j].text for j in sorted(chosen | context))
+    def hits(indices: set[int]) -> frozenset[int]:
+        return frozenset().union(*(term_hits(terms, sentences[j].text) for j in indices))
 
     for _ in range(MAX_SENTENCES - 1):
         group = chosen | context
-        base = coverage(terms, covered())
+        covered = hits(group)
         best_extra, best_value = None, scores[lead] - EXTRA_MARGIN
         for i in range(len(sentences)):
             if i in group or time[i] < 0 or any(j not in group for j in chains[i]):
@@ -87,9 +88,8 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
             closeness = max(float(evidence.vectors[i] @ evidence.vectors[j]) for j in group)
             if closeness > DUPLICATE_SIMILARITY:
                 continue
-            value = scores[i] + COVERAGE_GAIN * max(
-                0.0, coverage(terms, covered() + " " + sentences[i].text) - base
-            )
+            added = len(term_hits(terms, sentences[i].text) - covered) / len(terms) if terms else 0
+            value = scores[i] + COVERAGE_GAIN * added
             before = previous[i]
             if before in group:
                 value += ADJACENT_BONUS
