@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+from qa.chat import Chatbot
 from qa.conversation import Reading, Topic, next_topic, read, subject_phrase
 
 CHEMICAL = Topic(
@@ -52,3 +55,30 @@ def test_a_new_subject_starts_a_new_topic() -> None:
 
 def test_the_first_question_has_no_topic_to_lean_on() -> None:
     assert read("How is it treated?", None) == Reading("How is it treated?", "", False)
+
+
+def test_the_same_conversation_gives_byte_identical_answers(bot: Chatbot) -> None:
+    turns = [
+        "What is chemical neurolysis?",
+        "Which agents are used?",
+        "How long does the effect last?",
+        "What about cryoneurolysis?",
+        "Is it permanent?",
+    ]
+    runs = []
+    for _ in range(2):
+        chat = bot.fork()
+        runs.append([json.dumps(chat.ask(turn).to_dict(), sort_keys=True) for turn in turns])
+    assert runs[0] == runs[1]
+    read = [json.loads(answer)["query"] for answer in runs[0]]
+    assert read[1] == "Which agents are used? (chemical neurolysis)"
+    assert read[3] == "How long does the effect last? (cryoneurolysis)"
+    assert read[4] == "Is cryoneurolysis permanent?"
+
+
+def test_reset_forgets_the_topic(bot: Chatbot) -> None:
+    chat = bot.fork()
+    chat.ask("What is cryoneurolysis?")
+    assert chat.ask("Is it permanent?").query == "Is cryoneurolysis permanent?"
+    chat.reset()
+    assert chat.topic is None and chat.ask("Is it permanent?").query == "Is it permanent?"
