@@ -13,7 +13,8 @@ held-out) it prints:
   must-abstain canned questions) and must abstain;
 - multi-turn: follow-up turns of the corpus's benchmark conversations
   (benchmarks/conversations/) answered right, beside the same questions written out in full
-  and asked alone, and topic switches whose first citation comes from the new topic;
+  and asked alone, and topic switches not dragged back (the first citation answers the new
+  question, or at least is not from the documents of the topic left);
 - answer latency p50/p95 (no question vectors cached).
 
     python benchmarks/quality.py                        # every corpus (about 15 minutes)
@@ -167,7 +168,8 @@ def answer_all(bot: Chatbot, questions: list[Question], embedder: Embedder) -> l
 
 def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float]:
     """Follow-up turns answered right in their conversation and written out in full alone;
-    topic switches whose first citation comes from the new topic's document."""
+    topic switches not dragged back: the first citation answers the new question, or at least
+    is not from a document of the topic left (the previous turn's gold documents)."""
     follow, full, switch = [], [], []
     for talk in conversations:
         chat = bot.fork()
@@ -175,15 +177,14 @@ def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float
             answer = chat.ask(turn.ask)
             first = [(c.source, c.start, c.end) for c in answer.citations[:1]]
             if turn.switch:
-                sources = {source for source, _, _ in turn.golds}
-                switch.append(bool(first) and first[0][0] in sources)
+                left = {source for source, _, _ in talk.turns[n - 1].golds}
+                switch.append(
+                    bool(first) and (overlaps(first[0], turn.golds) or first[0][0] not in left)
+                )
             elif n and turn.full:
                 follow.append(bool(first) and overlaps(first[0], turn.golds))
-                alone = bot.answer(turn.full).citations[:1]
-                full.append(
-                    bool(alone)
-                    and overlaps((alone[0].source, alone[0].start, alone[0].end), turn.golds)
-                )
+                alone = [(c.source, c.start, c.end) for c in bot.answer(turn.full).citations[:1]]
+                full.append(bool(alone) and overlaps(alone[0], turn.golds))
     return {
         "follow-up turns": len(follow),
         "follow-up right": sum(follow) / max(1, len(follow)),

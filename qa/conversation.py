@@ -126,6 +126,8 @@ def subject_phrase(text: str) -> str:
             run.append(i)
         elif run and word in _CONNECTORS and _next_word(tokens, i) in wanted:
             run.append(i)
+        elif token[0].isupper() and len(token[0]) == 1 and _next_word(tokens, i) in wanted:
+            run.append(i)  # 'Q fever', 'C difficile': a one-letter name opens the phrase
         elif run:
             runs.append(run)
             run = []
