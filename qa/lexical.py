@@ -49,12 +49,24 @@ def _tokens_of(text: str) -> tuple[str, ...]:
     return tuple(_tokenize([text])[0])
 
 
-def _tokenize(texts: list[str]) -> Any:
-    import bm25s
+# bm25s.tokenize's own rules (its default token pattern, lower case, its English stop words,
+# then the stemmer), applied here directly: for one short text at a time, as answering asks,
+# bm25s.tokenize spends most of its time setting up progress bars and stop-word sets
+# (tests/test_lexical.py checks the two agree).
+_BM25_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
-    return bm25s.tokenize(
-        texts, stopwords="en", stemmer=stemmer(), show_progress=False, return_ids=False
-    )
+
+@lru_cache(maxsize=1)
+def _bm25_stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def _tokenize(texts: list[str]) -> list[list[str]]:
+    stop = _bm25_stopwords()
+    stem = stemmer().stemWords
+    return [stem([w for w in _BM25_TOKEN.findall(t.lower()) if w not in stop]) for t in texts]
 
 
 class LexicalRanker:
