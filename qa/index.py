@@ -51,7 +51,7 @@ FORMAT = 2
 # Version of what a corpus reads as (loading, chunking, duplicate handling): bump it when a
 # change gives the same files other chunks, so indexes built by older code are rebuilt
 # rather than silently reused.
-READER = 4
+READER = 5
 MANIFEST = "manifest.json"
 # What reading a truncated, corrupt or hand-edited index can raise (then it is rebuilt).
 DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError)

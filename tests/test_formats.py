@@ -264,6 +264,24 @@ def test_web_page_text_leaves_out_scripts_styles_and_navigation() -> None:
         assert absent not in text, absent
 
 
+def test_documentation_pages_with_several_h1_and_permalinks() -> None:
+    page = (
+        "<html><head><title>Kettle Policy 1.0 documentation</title></head><body>"
+        "<h1>Abstract<a class='headerlink' href='#abstract' title='Permalink'>¶</a></h1>"
+        "<p>This policy says how kettles are descaled.<sup><a href='#fn1'>1</a></sup></p>"
+        "<h1>Descaling<a class='headerlink' href='#descaling'>¶</a></h1>"
+        "<p>Use citric acid once a month.<a href='#ref1' class='footnote-back'>↩</a></p>"
+        "<p>See <a href='#abstract'>the abstract</a>.</p></body></html>"
+    ).encode()
+    document = read_document("policy.html", page)
+    assert document.title == "Kettle Policy 1.0 documentation"
+    assert [s.heading for s in document.sections] == ["Abstract", "Descaling"]
+    text = document.text
+    assert "¶" not in text and "↩" not in text
+    # links with words or numbers in them stay text
+    assert "descaled.1" in text and "See the abstract." in text
+
+
 def test_kept_text_serves_citations_after_the_file_changes(tmp_path: Path) -> None:
     corpus = tmp_path / "docs"
     corpus.mkdir()

@@ -4,9 +4,11 @@ and paragraphs as the page's block elements (p, li, table rows, quotes, ...) sho
 Only the page's own text is read: scripts, styles, templates, forms and hidden elements never,
 and navigation, page headers and footers, sidebars and cookie banners are left out when the
 page marks them (nav/header/footer/aside elements, ARIA roles, or such class names). When the
-page has a <main> or a single <article>, only that is read. The title is the first h1, or
-the page's <title> when it has no h1. Text is walked without recursion, so deep nesting is
-harmless, and markup is never copied into the text.
+page has a <main> or a single <article>, only that is read. The title is the page's one h1,
+or its <title> when it has no h1 or several (documentation pages often give each part an h1:
+then each is a section). Links within the page whose text is only a mark (the "¶" permalink
+after a heading, a footnote's "↩") are navigation, not text. Text is walked without recursion,
+so deep nesting is harmless, and markup is never copied into the text.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def read(name: str, data: bytes) -> Document:
     if root is None:
         raise Unreadable("no page body")
     pieces = _pieces(root)
-    if pieces and pieces[0][1] != 1:  # no h1 first: the page's <title> names it
+    named = sum(level == 1 for _, level in pieces) == 1 and pieces[0][1] == 1
+    if pieces and not named:  # no h1 first, or several: the page's <title> names it
         element = tree.css_first("title")
         title = _clean(element.text()) if element is not None else ""
         if title:
@@ -128,6 +131,11 @@ def _hidden(node: Any) -> bool:
     return bool(marks.strip()) and bool(_BOILERPLATE.search(marks))
 
 
+def _only_a_mark(node: Any) -> bool:
+    """A link whose text has no letter or digit ('¶', '#', '↩'): a mark to click, not text."""
+    return not any(c.isalnum() for c in node.text(deep=True))
+
+
 def _pieces(root: Any) -> list[tuple[str, int]]:
     """(text, heading level or 0) of each block, in document order, walked without recursion."""
     pieces: list[tuple[str, int]] = []
@@ -136,6 +144,7 @@ def _pieces(root: Any) -> list[tuple[str, int]]:
     # Only elements with such attributes can be hidden: found by lexbor's selector engine,
     # so the walk below looks at tag names alone.
     hidden = {node.mem_id for node in root.css(_MARKED) if _hidden(node)}
+    hidden |= {node.mem_id for node in root.css("a[href^='#']") if _only_a_mark(node)}
 
     def flush(level: int = 0) -> None:
         text = "".join(buffer)
