@@ -53,7 +53,8 @@ EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps
 @dataclass(frozen=True)
 class Topic:
     """What a conversation is about: the subject phrase, the question that set it (as read),
-    the text of the passages its latest answer cited and the documents its answers cited."""
+    the text of the passages its latest answer cited and the documents its answers were taken
+    from (the document of each one's first citation)."""
 
     subject: str
     query: str
