@@ -18,6 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", help="corpus folder (default: QA_CORPUS or ./corpus)")
     common.add_argument("--index", help="index folder (default: QA_INDEX or ./index)")
+    common.add_argument(
+        "--store",
+        help="where the index lives: milvus://HOST:PORT[/NAME], a Milvus Lite file ending in .db, "
+        "or files in --index (default: QA_STORE, else files)",
+    )
     common.add_argument("--model", help="embedding model name or folder (default: QA_MODEL)")
     common.add_argument(
         "--top-k", type=int, help="passages read per answer (default: QA_TOP_K or 8)"
@@ -102,6 +107,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings_from_env().with_overrides(
         corpus_dir=corpus,
         index_dir=args.index,
+        store=args.store,
         model=args.model,
         top_k=args.top_k,
         abstain_below=args.abstain_below,
@@ -128,12 +134,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.chat import shared_retriever
+    from qa.embedding import get_embedder
+    from qa.index import open_index
+    from qa.stores import open_backend
 
-    retriever = shared_retriever(settings, rebuild=args.force)
-    manifest = retriever.index.manifest
+    index = open_index(settings, get_embedder(settings.model), rebuild=args.force, update=True)
+    manifest = index.manifest
     print(
-        f"Index in {settings.index_dir}: {len(manifest['files'])} file(s), "
+        f"Index in {open_backend(settings).location}: {len(manifest['files'])} file(s), "
         f"{manifest['n_chunks']} passages ({manifest['embedded_last_build']} embedded in the "
         f"last build), model {manifest['model']}."
     )

@@ -318,8 +318,8 @@ def open_index(
         if not update:
             if previous is None:
                 raise FileNotFoundError(
-                    f"No index in {backend.location}: build it first (`qa build` with the "
-                    "same --store)."
+                    f"No index in {backend.location}: build it first with "
+                    f"`qa build {root} --store {settings.store}`."
                 )
             return previous
         reason = "rebuild requested" if rebuild else stale_reason(manifest, root, settings)

@@ -119,6 +119,7 @@ def shared_live(settings: Settings, rebuild: bool = False) -> LiveIndex:
     key = (
         settings.corpus_dir,
         settings.index_dir,
+        settings.store,
         settings.model,
         *settings.chunking_key().values(),
     )
