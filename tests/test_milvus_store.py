@@ -3,6 +3,7 @@ and as a local file: answers byte-identical to the FAISS store's, builder and re
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +16,8 @@ import pytest
 from qa import canned
 from qa.chat import Chatbot
 from qa.cli import main
-from qa.config import Settings, StoreAddress, store_address
+from qa.config import PROJECT_ROOT, Settings, StoreAddress, store_address
+from qa.documents import excerpt
 from qa.embedding import get_embedder
 from qa.index import open_index
 from tests.conftest import CANNED
@@ -24,6 +26,7 @@ pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
 
 SERVER_START_SECONDS = 60
+FORMATS = PROJECT_ROOT / "tests" / "fixtures" / "formats"
 
 
 def _free_port() -> int:
@@ -169,3 +172,21 @@ def test_the_store_setting_comes_from_qa_store() -> None:
 
     assert settings_from_env({"QA_STORE": "milvus://h:19530"}).store == "milvus://h:19530"
     assert settings_from_env({}).store == ""
+
+
+def test_readers_elsewhere_show_pdf_citations_from_the_kept_text(tmp_path: Path) -> None:
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    shutil.copy(FORMATS / "denervation.pdf", corpus)
+    builder = Settings().with_overrides(
+        corpus_dir=corpus, index_dir=tmp_path / "builder", store=str(tmp_path / "qa.db")
+    )
+    open_index(builder, get_embedder(builder.model), update=True)
+    elsewhere = builder.with_overrides(index_dir=tmp_path / "server")  # another machine's folder
+    bot = Chatbot.from_corpus(settings=elsewhere)
+    c = bot.ask("How fast do damaged nerves regrow?").citations[0]
+    assert c.source == "denervation.pdf" and c.page == 3
+    kept_name = bot.retriever.index.manifest["files"][c.source]["kept"]
+    assert (tmp_path / "server" / kept_name).is_file()
+    shown = excerpt(corpus, c.source, c.start, c.end, c.quote, index_dir=tmp_path / "server")
+    assert c.quote in shown.text

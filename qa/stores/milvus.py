@@ -7,8 +7,10 @@ Three collections, named ``<name>_chunks``, ``<name>_sentences`` and ``<name>_bl
   sentences  the float16 vectors of each document's distinct sentences (stored as float32,
              which holds them exactly: Milvus Lite has no float16 vectors); "<key>:<row>"
   blobs      what a version needs whole, in parts of 45,000 bytes: the BM25 index (bm25s, as
-             the learned rerank was trained on; see README), the catalog, the vocabulary and
-             the manifest; and the row "current", naming the manifest of the current version
+             the learned rerank was trained on; see README), the catalog, the vocabulary, the
+             text kept for PDF, Word and web-page files (qa/kept.py: a reader writes it into
+             its own index folder, for the source panel) and the manifest; and the row
+             "current", naming the manifest of the current version
 
 A document key is a hash of the file's name, content and the chunking settings, so a build
 inserts only the documents that are new or changed and a document's rows never change. A
@@ -33,8 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from qa import kept
 from qa.chunking import Chunk
 from qa.config import Settings, StoreAddress
+from qa.files import atomic_write
 from qa.lexical import LexicalRanker
 from qa.lexicon import Lexicon
 from qa.stores.base import Built, Catalog, DocumentRows, sentence_rows
@@ -142,6 +146,7 @@ class MilvusBackend:
             manifest["data"][role], manifest["checksums"][role], manifest["parts"][role] = (
                 self._write_blob(role, blob)
             )
+        manifest["kept"] = self._write_kept(built.manifest, current)
         name, digest, parts = self._write_blob("manifest", json.dumps(manifest).encode("utf-8"))
         self.client.upsert(
             self.blobs, [_blob_row(CURRENT, 0, f"{name} {parts} {digest}".encode("ascii"))]
@@ -149,9 +154,9 @@ class MilvusBackend:
         manifest["blob"] = name
         with _cache_lock:
             _manifests[self.location, name] = manifest
-        blobs_used = {CURRENT, name, *manifest["data"].values()}
+        blobs_used = {CURRENT, name, *manifest["data"].values(), *manifest["kept"]}
         if current is not None:
-            blobs_used |= {current["blob"], *current["data"].values()}
+            blobs_used |= {current["blob"], *current["data"].values(), *current.get("kept", {})}
         self._collect(live | stored, blobs_used)
         return MilvusStore(self, manifest)
 
@@ -207,15 +212,31 @@ class MilvusBackend:
         for batch in _batches(sentence_rows_, INSERT_BATCH):
             self.client.upsert(self.sentences, batch)
 
-    def _write_blob(self, role: str, blob: bytes) -> tuple[str, str, int]:
-        """Store ``blob`` under a name of its content: (name, sha256, number of parts)."""
+    def _write_blob(self, role: str, blob: bytes, named: str | None = None) -> tuple[str, str, int]:
+        """Store ``blob`` under a name of its content (or ``named``): (name, sha256, parts)."""
         digest = hashlib.sha256(blob).hexdigest()
-        name = f"{role}-{digest[:16]}"
+        name = named or f"{role}-{digest[:16]}"
         parts = [blob[i : i + BLOB_PART] for i in range(0, len(blob), BLOB_PART)] or [b""]
         rows = [_blob_row(name, n, part) for n, part in enumerate(parts)]
         for batch in _batches(rows, 50):
             self.client.upsert(self.blobs, batch)
         return name, digest, len(parts)
+
+    def _write_kept(
+        self, manifest: dict[str, Any], current: dict[str, Any] | None
+    ) -> dict[str, list[Any]]:
+        """Store the kept texts ``manifest`` names that are not stored yet: name -> [sha256,
+        parts] of each."""
+        stored = (current or {}).get("kept", {})
+        written = {}
+        for name in sorted(kept.names_in(manifest)):
+            if name in stored:
+                written[name] = stored[name]
+            else:
+                blob = (self.settings.index_dir / name).read_bytes()
+                _, digest, parts = self._write_blob(name, blob, named=name)
+                written[name] = [digest, parts]
+        return written
 
     def _collect(self, documents: set[str], blobs: set[str]) -> None:
         """Delete the rows of other documents and other blobs (older versions')."""
@@ -251,6 +272,14 @@ class MilvusStore:
         self._sentences: dict[str, np.ndarray] = {}
         for name in (backend.chunks, backend.sentences):
             _load(backend.client, name)
+        self._keep_texts()
+
+    def _keep_texts(self) -> None:
+        """Write the version's kept texts this machine lacks into its index folder."""
+        for name, (digest, parts) in self.manifest.get("kept", {}).items():
+            if not (self.directory / name).is_file():
+                self.directory.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.directory / name, self.backend.read_blob(name, parts, digest))
 
     def _blob(self, role: str) -> bytes:
         name = self.manifest["data"][role]
