@@ -208,6 +208,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             f"--allow-upload on {args.host} lets anyone who reaches the page add files: "
             "give --auth USER:PASSWORD too (or serve on 127.0.0.1)."
         )
+    if args.allow_upload and settings.store:
+        raise ValueError(
+            "--allow-upload needs the index in files: with --store the servers only read the "
+            "index, so add documents to the builder's corpus folder and run qa build there."
+        )
     from ui.app import serve
 
     serve(settings, host=args.host, port=args.port, allow_upload=args.allow_upload, auth=auth)

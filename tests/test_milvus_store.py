@@ -190,3 +190,8 @@ def test_readers_elsewhere_show_pdf_citations_from_the_kept_text(tmp_path: Path)
     assert (tmp_path / "server" / kept_name).is_file()
     shown = excerpt(corpus, c.source, c.start, c.end, c.quote, index_dir=tmp_path / "server")
     assert c.quote in shown.text
+
+
+def test_servers_on_a_store_refuse_uploads(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--allow-upload", "--store", "milvus://127.0.0.1:1"]) == 2
+    assert "qa build" in capsys.readouterr().err
