@@ -3,12 +3,16 @@ and as a local file: answers byte-identical to the FAISS store's, builder and re
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -21,6 +25,7 @@ from qa.documents import excerpt
 from qa.embedding import get_embedder
 from qa.index import open_index
 from tests.conftest import CANNED
+from tests.test_load import REQUEST_TIMEOUT, SESSIONS, START_TIMEOUT, _run_session
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
@@ -195,3 +200,99 @@ def test_readers_elsewhere_show_pdf_citations_from_the_kept_text(tmp_path: Path)
 def test_servers_on_a_store_refuse_uploads(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--allow-upload", "--store", "milvus://127.0.0.1:1"]) == 2
     assert "qa build" in capsys.readouterr().err
+
+
+def _serve(settings: Settings) -> tuple[subprocess.Popen[str], str]:
+    """`qa serve` reading ``settings.store`` (it never builds), on a free port."""
+    port = _free_port()
+    command = [str(Path(sys.executable).with_name("qa")), "serve", "--store", settings.store]
+    command += ["--corpus", str(settings.corpus_dir), "--index", str(settings.index_dir)]
+    command += ["--port", str(port), "--refresh-seconds", "1"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
+    return process, f"http://127.0.0.1:{port}/"
+
+
+def _wait_for(process: subprocess.Popen[str], url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"qa serve exited: {process.communicate()[1][-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as page:
+                if page.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "qa serve did not start in time"
+        time.sleep(1)
+
+
+def test_two_servers_share_one_index_and_follow_the_builder(
+    milvus: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradio_client import Client
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(PROJECT_ROOT / "corpus", corpus)
+    settings = Settings().with_overrides(
+        corpus_dir=corpus, index_dir=tmp_path / "builder", store=f"{milvus}/shared"
+    )
+    assert (
+        main(["build", str(corpus), "--store", settings.store, "--index", str(settings.index_dir)])
+        == 0
+    )
+    servers = [_serve(settings.with_overrides(index_dir=tmp_path / f"server{n}")) for n in (1, 2)]
+    try:
+        for process, url in servers:
+            _wait_for(process, url)
+        began = time.perf_counter()
+        with ThreadPoolExecutor(SESSIONS) as pool:
+            futures = [pool.submit(_run_session, servers[n % 2][1], n) for n in range(SESSIONS)]
+            outcomes = [f.result(timeout=REQUEST_TIMEOUT * 10) for f in futures]
+        wall = time.perf_counter() - began
+        latencies = sorted(t for times, _ in outcomes for t in times)
+        assert len(latencies) == SESSIONS * 10
+        assert [p for _, found in outcomes for p in found] == []
+
+        (corpus / "sourdough.txt").write_text(
+            "Sourdough Starter\n\nFeeding\n\nA sourdough starter needs feeding every twelve "
+            "hours with equal weights of flour and water.\n",
+            encoding="utf-8",
+        )
+        assert (
+            main(
+                [
+                    "build",
+                    str(corpus),
+                    "--store",
+                    settings.store,
+                    "--index",
+                    str(settings.index_dir),
+                ]
+            )
+            == 0
+        )
+        question = "How often does a sourdough starter need feeding?"
+        for _, url in servers:
+            client = Client(url, verbose=False, analytics_enabled=False, download_files=False)
+            deadline = time.monotonic() + 60
+            while not any(
+                c["source"] == "sourdough.txt"
+                for c in client.predict(question, api_name="/ask")["citations"]
+            ):
+                assert time.monotonic() < deadline, f"{url} never answered from the new file"
+                time.sleep(1)
+            client.close()
+    finally:
+        for process, _ in servers:
+            process.terminate()
+            process.wait(30)
+    with capsys.disabled():
+        print(
+            f"\ntwo servers on one Milvus Lite: {SESSIONS} sessions x 10 questions in "
+            f"{wall:.1f}s; latency p50 {statistics.median(latencies):.2f}s, "
+            f"p95 {statistics.quantiles(latencies, n=20)[-1]:.2f}s"
+        )
