@@ -237,7 +237,6 @@ class Embedder:
         self._onnx: OnnxEncoder | None = None
         self._torch: SentenceTransformer | None = None
         self._lock = threading.Lock()  # fast tokenizers in torch's path are not thread-safe
-        self._known: dict[str, dict[str, np.ndarray]] = {}  # owner -> text -> vector
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         folder = export_folder(self.path)
         if backend != "torch":
@@ -284,18 +283,8 @@ class Embedder:
             "exported %s to ONNX in %s (%.1fs)", self.name, folder, time.perf_counter() - began
         )
 
-    def remember(self, owner: str, texts: list[str], vectors: np.ndarray) -> None:
-        """Serve these texts' precomputed vectors (an index's sentences) without encoding.
-
-        A later call with the same ``owner`` (an index folder) replaces its earlier texts.
-        """
-        known = dict(zip(texts, vectors, strict=True))
-        with self._lock:
-            self._known[owner] = known
-
     def forget_recent(self) -> None:
-        """Drop the recently encoded texts (remembered index sentences stay): benchmarks time
-        uncached questions with this."""
+        """Drop the recently encoded texts: benchmarks time uncached questions with this."""
         with self._lock:
             self._recent.clear()
 
@@ -308,15 +297,15 @@ class Embedder:
     ) -> np.ndarray:
         """Vectors for ``texts`` (rows normalised, so inner product is cosine similarity).
 
-        Texts seen recently or remembered are not encoded again (unless ``cache`` is False).
+        Texts seen recently are not encoded again (unless ``cache`` is False).
         ``batch_size`` caps the texts per forward pass; by default batches are sized by
         padded token count.
         """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing: dict[str, list[int]] = {}
-        sources = [*self._known.values(), self._recent] if cache else []
+        recent = self._recent if cache else {}
         for i, text in enumerate(texts):
-            vector = next((v for known in sources if (v := known.get(text)) is not None), None)
+            vector = recent.get(text)
             if vector is None:
                 missing.setdefault(text, []).append(i)
             else:
