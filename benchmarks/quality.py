@@ -14,7 +14,8 @@ held-out) it prints:
 - multi-turn: follow-up turns of the corpus's benchmark conversations
   (benchmarks/conversations/) answered right, beside the same questions written out in full
   and asked alone, and topic switches not dragged back (the first citation answers the new
-  question, or at least is not from the documents of the topic left);
+  question, or at least is not from the documents of the topic left, or is the one the
+  question gets asked alone);
 - answer latency p50/p95 (no question vectors cached).
 
     python benchmarks/quality.py                        # every corpus (about 15 minutes)
@@ -169,7 +170,8 @@ def answer_all(bot: Chatbot, questions: list[Question], embedder: Embedder) -> l
 def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float]:
     """Follow-up turns answered right in their conversation and written out in full alone;
     topic switches not dragged back: the first citation answers the new question, or at least
-    is not from a document of the topic left (the previous turn's gold documents)."""
+    is not from a document of the topic left (the previous turn's gold documents), or is the
+    one the same question gets when asked alone (the conversation did not move it)."""
     follow, full, switch = [], [], []
     for talk in conversations:
         chat = bot.fork()
@@ -178,9 +180,9 @@ def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float
             first = [(c.source, c.start, c.end) for c in answer.citations[:1]]
             if turn.switch:
                 left = {source for source, _, _ in talk.turns[n - 1].golds}
-                switch.append(
-                    bool(first) and (overlaps(first[0], turn.golds) or first[0][0] not in left)
-                )
+                alone = [(c.source, c.start, c.end) for c in bot.answer(turn.ask).citations[:1]]
+                moved = first != alone and first[0][0] in left if first else True
+                switch.append(bool(first) and (overlaps(first[0], turn.golds) or not moved))
             elif n and turn.full:
                 follow.append(bool(first) and overlaps(first[0], turn.golds))
                 alone = [(c.source, c.start, c.end) for c in bot.answer(turn.full).citations[:1]]

@@ -130,21 +130,41 @@ class Chatbot:
         """Answer ``question``, reading it in this conversation's topic (qa/conversation.py)."""
         cleaned = check_question(question, self.settings.max_question_chars)
         with self._lock:
-            reading = conversation.read(cleaned, self.topic)
-            answer = self.answer(cleaned, reading.query)
-            self.topic = conversation.next_topic(self.topic, reading, self._cited_text(answer))
+            reading, answer = self._read_and_answer(cleaned)
+            sources = frozenset(c.source for c in answer.citations[:1])  # what it answered from
+            self.topic = conversation.next_topic(
+                self.topic, reading, self._cited_text(answer), sources
+            )
             self.history.append(Turn(cleaned, reading.query, answer))
             return answer
+
+    def _read_and_answer(self, question: str) -> tuple[conversation.Reading, Answer]:
+        """The reading of ``question`` in this conversation that the documents answer, and its
+        answer: of a reading and its rival the more confident, a fallback only after both
+        abstained; the first reading's abstention when none is answered."""
+        first = conversation.read(question, self.topic)
+        abstention: Answer | None = None
+        for reading in conversation.readings(first):
+            tried = [reading] if reading.rival is None else [reading, reading.rival]
+            answered = [(r, self.answer(question, r.query, r.within)) for r in tried]
+            abstention = abstention or answered[0][1]
+            found = [pair for pair in answered if not pair[1].abstained]
+            if found:
+                return max(found, key=lambda pair: pair[1].confidence)  # the first on ties
+        assert abstention is not None
+        return first, abstention
 
     def _cited_text(self, answer: Answer) -> str:
         """The text of the passages holding the answer's citations."""
         spans = {(c.source, c.start, c.end) for c in answer.citations}
         return self.retriever.overlapping_text(spans)
 
-    def answer(self, question: str, query: str | None = None) -> Answer:
+    def answer(
+        self, question: str, query: str | None = None, within: frozenset[str] = frozenset()
+    ) -> Answer:
         """A stateless answer: analyse ``question`` (read as ``query`` when given), retrieve
-        and compose, all on one index version. A comparison is answered with what the
-        documents say of each thing compared."""
+        (only from the documents ``within`` when it names any) and compose, all on one index
+        version. A comparison is answered with what the documents say of each thing compared."""
         timer = Stopwatch()
         view = self.live.current()  # one index version for the whole answer
         cleaned = check_question(question, self.settings.max_question_chars)
@@ -152,12 +172,15 @@ class Chatbot:
         timer.lap("analyse")
         if analysed.compared:
             parts = [
-                (thing, self._answer(analyse(f"What is {thing}?", view.lexicon), view, timer))
+                (
+                    thing,
+                    self._answer(analyse(f"What is {thing}?", view.lexicon), view, timer, within),
+                )
                 for thing in analysed.compared
             ]
             answer = comparison(analysed, parts)
         else:
-            answer = self._answer(analysed, view, timer)
+            answer = self._answer(analysed, view, timer, within)
         answer = with_pages(answer, view.retriever.index.manifest)
         log.info(
             "answered",
@@ -171,8 +194,10 @@ class Chatbot:
         )
         return answer
 
-    def _answer(self, question: Question, view: View, timer: Stopwatch) -> Answer:
-        retrieval = view.retriever.search(question, self.settings.top_k)
+    def _answer(
+        self, question: Question, view: View, timer: Stopwatch, within: frozenset[str]
+    ) -> Answer:
+        retrieval = view.retriever.search(question, self.settings.top_k, within)
         timer.lap("retrieve")
         answer = compose(
             question, retrieval, view.retriever, view.lexicon, self.settings.abstain_below

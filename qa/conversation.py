@@ -11,6 +11,16 @@ names a subject of its own that the topic's passages do not speak of:
   are the topic's own, or only say what kind of answer is wanted): the subject is added;
 - anything else starts a new topic.
 
+A question read in its topic is searched first in the document the topic's answers were
+taken from ("prefer passages of the document the previous answer cited"), both as completed
+with the subject and as asked (the document already says what it is about; the subject
+phrase guessed from a question may be off), and the answer more likely right (its
+``confidence``) is given; if that document does not answer it, every document is searched.
+A question that names something new but that no document answers is tried once more in the
+topic's document: an ambiguous follow-up ("How often do outbreaks peak?" after a question
+about pertussis) is answered for the most recent subject. Each second chance is a
+``Reading.fallback``, tried only when the readings before it abstain.
+
 How a question was read is the Answer's ``query`` (shown as "Read as").
 """
 
@@ -43,21 +53,43 @@ EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps
 @dataclass(frozen=True)
 class Topic:
     """What a conversation is about: the subject phrase, the question that set it (as read),
-    and the text of the passages its latest answer cited."""
+    the text of the passages its latest answer cited and the documents its answers cited."""
 
     subject: str
     query: str
     evidence: str
+    sources: frozenset[str] = frozenset()
 
 
-def next_topic(topic: Topic | None, reading: Reading, cited: str) -> Topic | None:
-    """The topic after answering ``reading`` with passages ``cited`` (their text): a follow-up
-    keeps the subject and adds what was cited; anything else starts a topic of its own."""
+def next_topic(
+    topic: Topic | None, reading: Reading, cited: str, sources: frozenset[str]
+) -> Topic | None:
+    """The topic after answering ``reading`` with passages ``cited`` (their text) of the
+    documents ``sources``: a follow-up keeps the subject and adds what was cited; a new
+    subject that the documents answer starts a topic of its own (one they do not answer
+    leaves the conversation where it was)."""
     if reading.follow_up and topic is not None:
-        return Topic(topic.subject, reading.query, f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}")
-    if not reading.subject:
+        evidence = f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}"
+        return Topic(topic.subject, reading.query, evidence, topic.sources | sources)
+    if not reading.subject or (topic is not None and not sources):
         return topic
-    return Topic(reading.subject, reading.query, cited)
+    return Topic(grounded(reading.subject, cited), reading.query, cited, sources)
+
+
+def grounded(subject: str, cited: str) -> str:
+    """The longest opening of ``subject`` (two words or more) that the cited text says as it
+    is: the question's run of words may go on past its subject ('Margaret Chan step down',
+    'vesicular stomatitis virus spread across synapses') where the documents name the subject
+    alone. ``subject`` itself when the cited text says no such opening of it."""
+    tokens = [t[0] for t in _tokens(subject)]
+    for size in range(len(tokens) - 1, 1, -1):
+        part = tokens[:size]
+        if part[-1].lower() in _CONNECTORS:
+            continue
+        said = r"\b" + r"[\s-]+".join(re.escape(t) for t in part) + r"\b"
+        if re.search(said, cited, re.I):
+            return " ".join(part)
+    return subject
 
 
 @dataclass(frozen=True)
@@ -67,6 +99,29 @@ class Reading:
     query: str  # the question to answer
     subject: str  # the subject it is about ('' when it names none and there is no topic)
     follow_up: bool  # read in the previous topic (True) or as a topic of its own
+    within: frozenset[str] = frozenset()  # search only these documents (empty: all of them)
+    fallback: Reading | None = None  # the reading to try when this one finds no answer
+    rival: Reading | None = None  # tried beside this one: the more confident answer is given
+
+
+def readings(first: Reading) -> list[Reading]:
+    """``first`` and the fallbacks after it, in the order they are tried."""
+    found = [first]
+    while (after := found[-1].fallback) is not None:
+        found.append(after)
+    return found
+
+
+def _in_topic(question: str, query: str, topic: Topic, fallback: bool = True) -> Reading:
+    """``question``, read as ``query`` in ``topic``: searched in the topic's documents (also
+    as asked), then, with ``fallback``, in all of them."""
+    anywhere = Reading(query, topic.subject, True)
+    if not topic.sources:
+        return anywhere
+    as_asked = Reading(question, topic.subject, True, topic.sources) if query != question else None
+    return Reading(
+        query, topic.subject, True, topic.sources, anywhere if fallback else None, as_asked
+    )
 
 
 def subject_words(text: str) -> list[str]:
@@ -135,9 +190,10 @@ def subject_phrase(text: str) -> str:
         runs.append(run)
     if not runs:
         return ""
+    last = runs[-1]
+    if len(last) > 1 and last[-1] == len(tokens) - 1 and _ASKS_WITH_VERB.match(text):
+        runs[-1] = last[:-1]  # 'How is X transmitted?': the last word is what is done to X
     best = max(runs, key=lambda r: (len(r), r[0]))
-    if len(best) > 1 and best[-1] == len(tokens) - 1 and _ASKS_WITH_VERB.match(text):
-        best = best[:-1]  # 'How is X transmitted?': the last word is what is done to X
     return text[tokens[best[0]].start() : tokens[best[-1]].end()]
 
 
@@ -151,14 +207,21 @@ def read(question: str, topic: Topic | None) -> Reading:
         thing = _ARTICLE.sub("", about["thing"].strip())
         if subject_words(thing):
             asked = _replace(topic.query, topic.subject, thing)
-            return Reading(asked, thing, False)
+            nearby = Reading(asked, thing, False, topic.sources) if topic.sources else None
+            return Reading(asked, thing, False, rival=nearby)  # the same document may tell
     if _PRONOUN.search(question):
-        return Reading(_substitute(question, topic.subject), topic.subject, True)
+        return _in_topic(question, _substitute(question, topic.subject), topic)
+    added = _with_subject(question, topic)
     if not _new_words(question, topic):
-        if not subject_words(question) or not _mentions(question, topic.subject):
-            return Reading(f"{question} ({topic.subject})", topic.subject, True)
-        return Reading(question, topic.subject, True)
-    return Reading(question, own, False)
+        return _in_topic(question, added, topic)
+    return Reading(question, own, False, fallback=_in_topic(question, added, topic, False))
+
+
+def _with_subject(question: str, topic: Topic) -> str:
+    """``question`` with the topic's subject added, unless it already names it."""
+    if subject_words(question) and _mentions(question, topic.subject):
+        return question
+    return f"{question} ({topic.subject})"
 
 
 def _new_words(text: str, topic: Topic) -> list[str]:

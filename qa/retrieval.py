@@ -89,6 +89,7 @@ class Candidates:
     term_weights: dict[str, float]  # each term of the question: its idf (unknown terms most)
     unindexed: float  # share of that weight on terms no indexed text has
     lexical_strength: float  # the best BM25 score over the question's total term weight
+    searched: int  # how many chunks the candidates were chosen from
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,21 @@ class Retriever:
         self._title_stems = [stem_set(title) for title in catalog.titles]
         self._title_of = catalog.title_of
         self._document_of = catalog.source_of
+        self._source_row = {source: row for row, source in enumerate(catalog.sources)}
         self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
 
     @property
     def model(self) -> learned.Model:
         return learned.load(self.model_name, FEATURES)
 
-    def candidates(self, question: Question) -> Candidates:
-        """Stage 1: the best chunks of the dense and the lexical ranker, with their features."""
+    def candidates(self, question: Question, within: frozenset[str] = frozenset()) -> Candidates:
+        """Stage 1: the best chunks of the dense and the lexical ranker, with their features;
+        only chunks of the documents ``within`` when it names any that the index holds (a
+        follow-up is searched in the documents of its conversation's topic)."""
         lexical = self.lexical.scores(question.words_query)
+        pool = self._pool(within)
+        if pool is not None:
+            lexical = np.where(pool, lexical, 0.0)
         depth = min(CANDIDATES, len(lexical))
         lexical_ids = np.argpartition(-lexical, depth - 1)[:depth]
         lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
@@ -146,7 +153,12 @@ class Retriever:
         if question.focus != question.query:  # a long question: its focus searches too
             query_vector = vectors[0] + vectors[2]
             query_vector = query_vector / np.linalg.norm(query_vector)
-        _, dense_ids = self.index.search(query_vector, CANDIDATES)
+        if pool is None:
+            _, dense_ids = self.index.search(query_vector, CANDIDATES)
+        else:
+            inside = np.flatnonzero(pool)
+            similarity = self.index.chunk_vectors(inside) @ query_vector
+            dense_ids = inside[np.argsort(-similarity, kind="stable")[:CANDIDATES]]
         ids = np.unique(np.concatenate([dense_ids, lexical_ids])).astype(np.int64)
 
         features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
@@ -188,9 +200,18 @@ class Retriever:
             sum(w for t, w in term_weights.items() if t not in tokens) / total if total else 0.0
         )
         strength = top_lexical / total if total else 0.0
+        searched = len(self.index.catalog) if pool is None else int(pool.sum())
         return Candidates(
-            ids, features, query_vector, aspect_vector, term_weights, unindexed, strength
+            ids, features, query_vector, aspect_vector, term_weights, unindexed, strength, searched
         )
+
+    def _pool(self, within: frozenset[str]) -> np.ndarray | None:
+        """Which chunks belong to the documents ``within`` (None: every chunk, also when the
+        index holds none of them any more)."""
+        if not within:
+            return None
+        rows = [self._source_row[s] for s in within if s in self._source_row]
+        return np.isin(self._document_of, rows) if rows else None
 
     def _sentence_terms(self, chunk_id: int, tokens: list[str], idf: np.ndarray) -> float:
         """The largest idf-weighted share of ``tokens`` that one sentence of the chunk has."""
@@ -233,9 +254,12 @@ class Retriever:
         rows = np.column_stack([candidates.features[order], logits[order]])
         return passages, rows
 
-    def search(self, question: Question, k: int = 10) -> Retrieval:
-        """The ``k`` best passages for an analysed question, best first, with its vectors."""
-        found = self.candidates(question)
+    def search(
+        self, question: Question, k: int = 10, within: frozenset[str] = frozenset()
+    ) -> Retrieval:
+        """The ``k`` best passages for an analysed question, best first, with its vectors;
+        searched only in the documents ``within`` when it names any (see ``candidates``)."""
+        found = self.candidates(question, within)
         passages, rows = self.rank(found, k)
         return Retrieval(
             question,
@@ -246,7 +270,7 @@ class Retriever:
             found.term_weights,
             found.unindexed,
             found.lexical_strength,
-            len(self.index.catalog),
+            found.searched,
         )
 
     def retrieve(self, question: Question, k: int = 10) -> list[Passage]:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from qa.chat import Chatbot
-from qa.conversation import Reading, Topic, next_topic, read, subject_phrase
+from qa.conversation import (
+    Reading,
+    Topic,
+    grounded,
+    next_topic,
+    read,
+    readings,
+    subject_phrase,
+)
 
+CITED = frozenset({"neurolysis.txt"})
 CHEMICAL = Topic(
     "chemical neurolysis",
     "What is chemical neurolysis?",
     "One common approach is chemical neurolysis, which involves injecting substances directly "
     "onto or around the targeted nerve. Alcohol and phenol are frequently used chemical agents.",
+    CITED,
 )
 
 
@@ -24,8 +35,11 @@ def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
 
 
 def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
+    anywhere = Reading("Which agents are used? (chemical neurolysis)", "chemical neurolysis", True)
+    as_asked = Reading("Which agents are used?", "chemical neurolysis", True, CITED)
+    # first in the document the topic's answers came from, completed and as asked; then in all
     assert read("Which agents are used?", CHEMICAL) == Reading(
-        "Which agents are used? (chemical neurolysis)", "chemical neurolysis", True
+        anywhere.query, anywhere.subject, True, CITED, anywhere, as_asked
     )
     assert read("How long does the effect last?", CHEMICAL).query == (
         "How long does the effect last? (chemical neurolysis)"
@@ -43,14 +57,47 @@ def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:
     assert reading == Reading(
         "How long does the effect last? (cryoneurolysis)", "cryoneurolysis", False
     )
+    nearby = read("What about cryoneurolysis?", replace(topic, sources=CITED)).rival
+    assert nearby is not None and (nearby.query, nearby.within) == (reading.query, CITED)
+
+
+def test_a_subject_is_the_part_of_the_phrase_the_documents_say() -> None:
+    cited = "Chan will step down in 2017. Dr Margaret Chan led WHO for a decade."
+    assert grounded("Margaret Chan step down", cited) == "Margaret Chan"
+    assert grounded("first COVID-19 case confirmed", "the first known case") == (
+        "first COVID-19 case confirmed"  # one word of it is not a subject
+    )
+    reading = read("Why did Margaret Chan step down?", None)
+    topic = next_topic(None, reading, cited, frozenset({"who.txt"}))
+    assert topic is not None and topic.subject == "Margaret Chan"
 
 
 def test_a_new_subject_starts_a_new_topic() -> None:
     reading = read("What is cryoneurolysis?", CHEMICAL)
-    assert reading == Reading("What is cryoneurolysis?", "cryoneurolysis", False)
-    after = next_topic(CHEMICAL, reading, "Cryoneurolysis represents a different approach.")
+    assert (reading.query, reading.subject, reading.follow_up, reading.within) == (
+        "What is cryoneurolysis?",
+        "cryoneurolysis",
+        False,
+        frozenset(),
+    )
+    after = next_topic(CHEMICAL, reading, "Cryoneurolysis represents a different approach.", CITED)
     assert after is not None and after.subject == "cryoneurolysis"
     assert read("Is it permanent?", after).query == "Is cryoneurolysis permanent?"
+
+
+def test_a_new_subject_nobody_answers_is_tried_in_the_topic_and_keeps_it() -> None:
+    reading = read("How often do outbreaks peak?", CHEMICAL)
+    tried = readings(reading)
+    assert [(r.query, r.follow_up, r.within) for r in tried] == [
+        ("How often do outbreaks peak?", False, frozenset()),
+        ("How often do outbreaks peak? (chemical neurolysis)", True, CITED),
+    ]
+    assert tried[1].rival == Reading(
+        "How often do outbreaks peak?", "chemical neurolysis", True, CITED
+    )
+    # answered by no document: the conversation stays on its topic
+    assert next_topic(CHEMICAL, reading, "", frozenset()) == CHEMICAL
+    assert read("Is it permanent?", CHEMICAL).query == "Is chemical neurolysis permanent?"
 
 
 def test_the_first_question_has_no_topic_to_lean_on() -> None:

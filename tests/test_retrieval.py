@@ -7,7 +7,7 @@ import pytest
 from qa import learned
 from qa.chat import Chatbot
 from qa.lexical import stem_set
-from qa.question import aspect_of
+from qa.question import analyse, aspect_of
 from qa.retrieval import FEATURES
 
 # The same paragraph closes both documents, as publisher boilerplate does.
@@ -121,3 +121,26 @@ def test_text_without_headings_is_searched_with_its_title(
     assert {c.title for c in bot.retriever.index.chunks} == {"Kettle Descaling Study"}
     top = bot.retrieve("What removed limescale fastest?", k=1)[0]
     assert "citric acid" in top.text
+
+
+def test_a_search_within_documents_ranks_only_their_chunks(garden: Chatbot) -> None:
+    question = analyse("What are the treatments?", garden.lexicon)
+    anywhere = garden.retriever.search(question, k=3)
+    assert anywhere.passages[0].source == "fernwort-blight.txt"
+    within = garden.retriever.search(question, k=3, within=frozenset({"copper-leaf-rot.txt"}))
+    copper = [c for c in garden.retriever.index.chunks if c.source == "copper-leaf-rot.txt"]
+    assert within.passages and {p.source for p in within.passages} == {"copper-leaf-rot.txt"}
+    assert within.passages_searched == len(copper) < anywhere.passages_searched
+    # a document the index no longer holds restricts nothing
+    gone = garden.retriever.search(question, k=3, within=frozenset({"removed.txt"}))
+    assert gone.passages == anywhere.passages
+
+
+def test_a_follow_up_is_answered_from_the_documents_its_topic_cited(garden: Chatbot) -> None:
+    chat = garden.fork()
+    first = chat.ask("What is copper leaf rot?")
+    assert chat.topic is not None
+    assert chat.topic.sources == {c.source for c in first.citations} == {"copper-leaf-rot.txt"}
+    follow = chat.ask("How does it spread?")
+    assert follow.citations and follow.citations[0].source == "copper-leaf-rot.txt"
+    assert "rain splash" in follow.citations[0].quote
