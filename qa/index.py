@@ -48,7 +48,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3  # 3: chunks, vectors and sentence vectors memory-mapped (qa/stores/faiss.py)
 # Version of what a corpus reads as (loading, chunking, duplicate handling): bump it when a
 # change gives the same files other chunks, so indexes built by older code are rebuilt
 # rather than silently reused.

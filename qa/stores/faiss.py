@@ -1,17 +1,28 @@
 """The embedded default store: FAISS and the index's data files in one folder.
 
-Layout of an index folder:
+Layout of an index folder (format 3); every data file but the small JSON ones is read from
+disk on demand (memory-mapped), so a serving process does not hold the corpus in memory:
   manifest.json            what was built from what; written last, by atomic rename
-  chunks-<hash>.json       the chunks (spans and text), in vector order
-  vectors-<hash>.npy       their normalised embeddings (kept so unchanged files are not re-embedded)
+  chunks-<hash>.txt        the chunks' texts as one UTF-8 blob, in vector order
+  rows-<hash>.npy          int64, one row per chunk: source, title and section (rows of the
+                           name tables), start, end, byte range of its text in the blob, and
+                           the range of its sentences in spans-*.npy
+  spans-<hash>.npy         int64, one row per chunk sentence: start, end, row of its vector
+  names-<hash>.json        the name tables (sources, titles, sections), sorted
+  lexicon-<hash>.json      the corpus vocabulary (qa/lexicon.py), so loading does not read
+                           every chunk to make it
+  vectors-<hash>.npy       the chunks' normalised embeddings (kept so unchanged files are not
+                           re-embedded)
   sentences-<hash>.npy     float16 embeddings of each file's distinct chunk sentences, in order,
                            so the composer does not embed candidate sentences at question time
   bm25-<hash>.npz          the BM25 index of the chunks (built once, not at every load)
-  faiss-<hash>.index       the FAISS index over the chunk vectors (exact, or HNSW when large)
+  faiss-<hash>.index       the FAISS index over the chunk vectors (exact, or HNSW when large),
+                           memory-mapped read-only
   text-<src>-<hash>.json   the text read from each PDF, Word or web-page file (qa/kept.py); the
                            manifest's file entry names it ("kept") with its page starts ("pages")
 Data files are named by content, so a crash mid-build leaves the previous manifest pointing at
-complete files; a half-written index can never be loaded.
+complete files; a half-written index can never be loaded. Loading checks every file against
+its sha256, read in blocks (no file is held in memory for it).
 """
 
 from __future__ import annotations
@@ -20,11 +31,11 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import mmap
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -43,33 +54,110 @@ HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # candidates explored per query: recall vs exact is printed by the benchmark
 DATA_SUFFIX = {
-    "chunks": "json",
+    "chunks": "txt",
+    "rows": "npy",
+    "spans": "npy",
+    "names": "json",
+    "lexicon": "json",
     "vectors": "npy",
     "sentences": "npy",
     "bm25": "npz",
     "faiss": "index",
 }
+# Columns of rows-*.npy.
+SOURCE, TITLE, SECTION, START, END, TEXT_FROM, TEXT_TO, SPANS_FROM, SPANS_TO = range(9)
 
 
-@dataclass
+class Chunks(Sequence[Chunk]):
+    """The chunks of an index, made from its files when asked for (never all held at once)."""
+
+    def __init__(
+        self, names: tuple[tuple[str, ...], ...], rows: np.ndarray, spans: np.ndarray, text: Any
+    ) -> None:
+        self._sources, self._titles, self._sections = names
+        self._rows = rows
+        self._spans = spans
+        self._text = text  # the UTF-8 blob: an mmap of the file (or bytes)
+
+    def __len__(self) -> int:
+        return int(self._rows.shape[0])
+
+    @overload
+    def __getitem__(self, i: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, i: int | slice) -> Chunk | list[Chunk]:
+        if isinstance(i, slice):
+            return [self._chunk(n) for n in range(*i.indices(len(self)))]
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        return self._chunk(i % len(self))
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return (self._chunk(n) for n in range(len(self)))
+
+    def _chunk(self, n: int) -> Chunk:
+        row = self._rows[n].tolist()
+        spans = self._spans[row[SPANS_FROM] : row[SPANS_TO], :2].tolist()
+        return Chunk(
+            source=self._sources[row[SOURCE]],
+            title=self._titles[row[TITLE]],
+            section=self._sections[row[SECTION]],
+            start=row[START],
+            end=row[END],
+            text=self._text[row[TEXT_FROM] : row[TEXT_TO]].decode("utf-8"),
+            sentences=tuple((s, e) for s, e in spans),
+        )
+
+    def sentence_rows(self, n: int) -> np.ndarray:
+        """The rows of chunk ``n``'s sentence vectors, in its sentence order."""
+        row = self._rows[n]
+        return np.asarray(self._spans[row[SPANS_FROM] : row[SPANS_TO], 2])
+
+
 class Index:
-    """A loaded index: chunks, their vectors, the FAISS and BM25 structures searching them."""
+    """A loaded index: chunks, their vectors, the FAISS and BM25 structures searching them.
 
-    directory: Path
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    sentence_vectors: np.ndarray  # float16, rows in the order of sentence_texts(chunks)
-    lexical: LexicalRanker
-    faiss: Any
-    _sentence_rows: list[np.ndarray] = field(default_factory=list, repr=False)
+    Chunks, chunk vectors and sentence vectors stay in their (memory-mapped) files and are
+    read by id; only the name tables, the catalog's columns and BM25 are read into memory.
+    """
 
-    def __post_init__(self) -> None:
-        self._sentence_rows = sentence_rows(self.chunks)
+    def __init__(
+        self,
+        directory: Path,
+        manifest: dict[str, Any],
+        chunks: Chunks,
+        vectors: np.ndarray,
+        sentence_vectors: np.ndarray,
+        lexical: LexicalRanker,
+        faiss: Any,
+        lexicon_blob: bytes,
+    ) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        self.chunks = chunks
+        self.vectors = vectors  # float32, memory-mapped
+        self.sentence_vectors = sentence_vectors  # float16, memory-mapped, sentence_texts order
+        self.lexical = lexical
+        self.faiss = faiss
+        self._lexicon_blob = lexicon_blob
 
     @cached_property
     def catalog(self) -> Catalog:
-        return Catalog.of(self.chunks)
+        c = self.chunks
+        rows = c._rows
+        return Catalog(
+            c._sources,
+            c._titles,
+            c._sections,
+            np.ascontiguousarray(rows[:, SOURCE], dtype=np.int32),
+            np.ascontiguousarray(rows[:, TITLE], dtype=np.int32),
+            np.ascontiguousarray(rows[:, SECTION], dtype=np.int32),
+            np.ascontiguousarray(rows[:, START], dtype=np.int64),
+            np.ascontiguousarray(rows[:, END], dtype=np.int64),
+        )
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, chunk ids) of the ``k`` nearest chunks to one normalised query vector."""
@@ -79,24 +167,24 @@ class Index:
         return scores[0][keep], ids[0][keep]
 
     def fetch(self, ids: Sequence[int]) -> list[Chunk]:
-        return [self.chunks[i] for i in ids]
+        return [self.chunks[int(i)] for i in ids]
 
     def chunk_vectors(self, ids: np.ndarray) -> np.ndarray:
-        return self.vectors[ids]
+        return np.asarray(self.vectors[ids])
 
     def sentence_vectors_of(self, ids: Sequence[int]) -> list[np.ndarray]:
-        return [self.sentence_vectors[self._sentence_rows[i]] for i in ids]
+        return [np.asarray(self.sentence_vectors[self.chunks.sentence_rows(int(i))]) for i in ids]
 
     def lexicon(self) -> Lexicon:
-        return Lexicon((c.embed_text() for c in self.chunks), (c.title for c in self.chunks))
+        return Lexicon.from_bytes(self._lexicon_blob)
 
     def document_rows(self, entry: dict[str, Any]) -> DocumentRows:
         first, last = entry["chunks"]
         s_first, s_last = entry["sentences"]
         return DocumentRows(
             self.chunks[first:last],
-            self.vectors[first:last],
-            self.sentence_vectors[s_first:s_last],
+            np.asarray(self.vectors[first:last]),
+            np.asarray(self.sentence_vectors[s_first:s_last]),
         )
 
 
@@ -145,14 +233,13 @@ class FilesBackend:
         index = make_faiss(built.vectors, self.exact_limit)
         manifest = {**built.manifest, "faiss_type": type(index).__name__}
         blobs = {
-            "chunks": json.dumps([c.to_dict() for c in built.chunks], ensure_ascii=False).encode(
-                "utf-8"
-            ),
+            **chunk_files(built.chunks),
             "vectors": _npy_bytes(built.vectors),
             "sentences": _npy_bytes(built.sentence_vectors),
             "bm25": built.lexical.to_bytes(),
             "faiss": faiss.serialize_index(index).tobytes(),
         }
+        del index
         manifest["data"], manifest["checksums"] = {}, {}
         for role, blob in blobs.items():
             digest = hashlib.sha256(blob).hexdigest()
@@ -160,19 +247,47 @@ class FilesBackend:
             atomic_write(self.directory / name, blob)
             manifest["data"][role] = name
             manifest["checksums"][name] = digest
+        del blobs
         atomic_write(self.directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
         # Text kept for the previous build stays one more build, for citations made from it.
         earlier = kept.names_in(previous.manifest) if previous is not None else set()
         _remove_unreferenced(self.directory, manifest, earlier)
-        return Index(
-            self.directory,
-            manifest,
-            built.chunks,
-            built.vectors,
-            built.sentence_vectors,
-            built.lexical,
-            index,
-        )
+        return load_index(self.directory, manifest, verify=False)  # just written
+
+
+def chunk_files(chunks: list[Chunk]) -> dict[str, bytes]:
+    """The chunks as the files "chunks", "rows", "spans", "names" and "lexicon" hold them."""
+    catalog = Catalog.of(chunks)
+    texts = [chunk.text.encode("utf-8") for chunk in chunks]
+    text_to = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    own = sentence_rows(chunks)
+    spans_to = np.cumsum([len(r) for r in own], dtype=np.int64)
+    spans = np.zeros((int(spans_to[-1]) if len(spans_to) else 0, 3), dtype=np.int64)
+    if len(spans):
+        spans[:, :2] = [span for chunk in chunks for span in chunk.sentences]
+        spans[:, 2] = np.concatenate(own)
+    rows = np.column_stack(
+        [
+            catalog.source_of,
+            catalog.title_of,
+            catalog.section_of,
+            catalog.starts,
+            catalog.ends,
+            text_to - [len(t) for t in texts],
+            text_to,
+            spans_to - [len(r) for r in own],
+            spans_to,
+        ]
+    ).astype(np.int64)
+    names = [list(catalog.sources), list(catalog.titles), list(catalog.sections)]
+    lexicon = Lexicon((c.embed_text() for c in chunks), (c.title for c in chunks))
+    return {
+        "chunks": b"".join(texts),
+        "rows": _npy_bytes(rows.reshape(len(chunks), 9)),
+        "spans": _npy_bytes(spans),
+        "names": json.dumps(names, ensure_ascii=False).encode("utf-8"),
+        "lexicon": lexicon.to_bytes(),
+    }
 
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:
@@ -187,28 +302,72 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def load_index(directory: Path, manifest: dict[str, Any]) -> Index:
-    """Read the files the manifest names, checking each against its recorded checksum."""
+def load_index(directory: Path, manifest: dict[str, Any], verify: bool = True) -> Index:
+    """Open the files the manifest names, each checked against its recorded checksum first
+    (``verify``), and their sizes against each other."""
     import faiss
 
-    blobs: dict[str, bytes] = {}
-    for role, name in manifest["data"].items():
-        blob = (directory / name).read_bytes()
-        if hashlib.sha256(blob).hexdigest() != manifest["checksums"][name]:
-            raise ValueError(f"{name} does not match its checksum")
-        blobs[role] = blob
-    chunks = [Chunk.from_dict(item) for item in json.loads(blobs.pop("chunks"))]
-    vectors = np.load(io.BytesIO(blobs.pop("vectors")), allow_pickle=False)
-    sentences = np.load(io.BytesIO(blobs.pop("sentences")), allow_pickle=False)
-    lexical = LexicalRanker.from_bytes(blobs.pop("bm25"))
-    index = faiss.deserialize_index(np.frombuffer(blobs.pop("faiss"), dtype=np.uint8))
-    if not (len(chunks) == vectors.shape[0] == index.ntotal):
+    paths: dict[str, Path] = {}
+    for role in DATA_SUFFIX:
+        name = manifest["data"][role]
+        if not isinstance(name, str) or Path(name).name != name:
+            raise ValueError(f"data file {name!r} is not in the index folder")
+        path = directory / name
+        if verify:
+            with path.open("rb") as file:
+                digest = hashlib.file_digest(file, "sha256").hexdigest()
+            if digest != manifest["checksums"][name]:
+                raise ValueError(f"{name} does not match its checksum")
+        paths[role] = path
+    names = json.loads(paths["names"].read_bytes())
+    if not (isinstance(names, list) and len(names) == 3):
+        raise ValueError("name tables are not three lists")
+    tables = tuple(tuple(str(n) for n in table) for table in names)
+    rows = _open_npy(paths["rows"], np.int64)
+    spans = _open_npy(paths["spans"], np.int64)
+    vectors = _open_npy(paths["vectors"], np.float32)
+    sentences = _open_npy(paths["sentences"], np.float16)
+    text = _open_blob(paths["chunks"])
+    lexical = LexicalRanker.from_bytes(paths["bm25"].read_bytes())
+    index = faiss.read_index(str(paths["faiss"]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    n = manifest.get("n_chunks")
+    if not (rows.ndim == 2 and rows.shape[1] == 9 and spans.ndim == 2 and spans.shape[1] == 3):
+        raise ValueError("chunk rows or sentence spans have the wrong shape")
+    if not (n == rows.shape[0] == vectors.shape[0] == index.ntotal):
         raise ValueError("chunks, vectors and FAISS index disagree in size")
     if sentences.shape[0] != manifest.get("n_sentences"):
         raise ValueError("sentence vectors disagree with the manifest in size")
+    if n and (
+        int(rows[:, TEXT_TO].max()) > len(text)
+        or int(rows[:, SPANS_TO].max()) > len(spans)
+        or any(int(rows[:, c].max()) >= len(tables[c]) for c in (SOURCE, TITLE, SECTION))
+        or (len(spans) and int(spans[:, 2].max()) >= len(sentences))
+    ):
+        raise ValueError("chunk rows point outside the texts, spans or name tables")
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    return Index(directory, manifest, chunks, vectors, sentences, lexical, index)
+    chunks = Chunks(tables, rows, spans, text)
+    lexicon = paths["lexicon"].read_bytes()
+    return Index(directory, manifest, chunks, vectors, sentences, lexical, index, lexicon)
+
+
+def _open_npy(path: Path, dtype: type) -> np.ndarray:
+    """A memory-mapped .npy array (read-only) of ``dtype``; in memory when it is empty."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError:  # numpy cannot map an array of no bytes
+        array = np.load(path, allow_pickle=False)
+    if array.dtype != dtype:
+        raise ValueError(f"{path.name} holds {array.dtype}, not {np.dtype(dtype)}")
+    return array
+
+
+def _open_blob(path: Path) -> Any:
+    """The file's bytes, memory-mapped read-only (bytes when it is empty)."""
+    with path.open("rb") as file:
+        if path.stat().st_size == 0:
+            return b""
+        return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -223,6 +382,8 @@ def _remove_unreferenced(
     """Delete data files of older builds and temporary files left by a killed build.
 
     Called under the index lock, so no other build is writing temporary files meanwhile.
+    A process that still has an older version open keeps reading its files (memory-mapped
+    files stay readable after they are unlinked).
     """
     keep = set(manifest["data"].values()) | kept.names_in(manifest) | (also_keep or set())
     keep |= {MANIFEST, ".lock"}
