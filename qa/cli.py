@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", parents=[common], help="build or refresh the index")
     build.add_argument("corpus_folder", nargs="?", help="corpus folder (same as --corpus)")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="where the build embeds: cpu (ONNX, default) or cuda (a GPU torch sees)",
+    )
 
     ask = commands.add_parser("ask", parents=[common], help="answer one question")
     ask.add_argument("question")
@@ -134,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.embedding import get_embedder
+    from qa.embedding import build_embedder
     from qa.index import open_index
     from qa.stores import open_backend
 
-    index = open_index(settings, get_embedder(settings.model), rebuild=args.force, update=True)
+    embedder = build_embedder(settings.model, args.device)  # checked before anything is read
+    index = open_index(settings, embedder, rebuild=args.force, update=True)
     manifest = index.manifest
     print(
         f"Index in {open_backend(settings).location}: {len(manifest['files'])} file(s), "

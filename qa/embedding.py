@@ -225,15 +225,17 @@ class Embedder:
     """Encodes texts as L2-normalised float32 vectors, with the ONNX path when available.
 
     ``backend``: "auto" uses the cached ONNX export (exporting it with sentence-transformers
-    the first time); "onnx" insists on it; "torch" always uses sentence-transformers.
+    the first time); "onnx" insists on it; "torch" always uses sentence-transformers, on
+    ``device`` ("cpu" or "cuda").
     """
 
-    def __init__(self, name: str, backend: Backend = "auto") -> None:
+    def __init__(self, name: str, backend: Backend = "auto", device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         began = time.perf_counter()
         self.name = name
         self.path = resolve_model(name)
+        self.device = device  # of sentence-transformers (the ONNX path runs on the CPU)
         self._onnx: OnnxEncoder | None = None
         self._torch: SentenceTransformer | None = None
         self._lock = threading.Lock()  # fast tokenizers in torch's path are not thread-safe
@@ -255,7 +257,7 @@ class Embedder:
     def _load_torch(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(self.path, device="cpu")
+        return SentenceTransformer(self.path, device=self.device)
 
     def _torch_dimension(self) -> int:
         assert self._torch is not None
@@ -380,3 +382,25 @@ def get_embedder(name: str = DEFAULT_MODEL) -> Embedder:
         if name not in _models:
             _models[name] = Embedder(name)
         return _models[name]
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def build_embedder(name: str = DEFAULT_MODEL, device: str = "cpu") -> Embedder:
+    """The embedder an index build encodes with on ``device``: on "cpu" the process-wide one
+    (ONNX); on "cuda" sentence-transformers on the GPU, when torch sees one (ValueError if
+    not). Questions are always encoded on the CPU; both give the same vectors to within 1e-4.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"Device {device!r} is unknown: use cpu or cuda.")
+    if device == "cpu":
+        return get_embedder(name)
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(
+            "--device cuda: torch sees no GPU here (torch.cuda.is_available() is False); "
+            "build with --device cpu."
+        )
+    return Embedder(name, backend="torch", device="cuda")
