@@ -158,6 +158,15 @@ def test_loaded_index_reads_chunks_and_vectors_from_its_files_on_demand(
         loaded.chunks[len(expected)]
     rows = loaded.sentence_vectors_of([0])[0]
     assert rows.shape == (len(expected[0].sentences), loaded.manifest["dimension"])
+    ids = np.array([2, 0, 1, 2, 1])  # read with pread, in runs of consecutive rows
+    assert np.array_equal(loaded.chunk_vectors(ids), loaded.vectors[ids])
+    assert np.array_equal(loaded.chunk_vectors(ids), built.chunk_vectors(ids))
+    served = loaded.sentence_vectors_of(ids.tolist())
+    for chunk_id, vectors in zip(ids.tolist(), served, strict=True):
+        own = loaded.chunks.sentence_rows(chunk_id)
+        assert np.array_equal(vectors, loaded.sentence_vectors[own])
+    with pytest.raises(IndexError):
+        loaded.chunk_vectors(np.array([len(expected)]))
 
 
 def test_index_of_an_older_format_is_rebuilt_with_the_reason_logged(

@@ -1,7 +1,8 @@
 """The embedded default store: FAISS and the index's data files in one folder.
 
-Layout of an index folder (format 3); every data file but the small JSON ones is read from
-disk on demand (memory-mapped), so a serving process does not hold the corpus in memory:
+Layout of an index folder (format 3). A serving process does not hold the corpus in memory:
+chunk texts and the rows of chunk and sentence vectors it needs are read from their files when
+asked for (with pread: see RowFile), the row tables and the FAISS index are memory-mapped.
   manifest.json            what was built from what; written last, by atomic rename
   chunks-<hash>.txt        the chunks' texts as one UTF-8 blob, in vector order
   rows-<hash>.npy          int64, one row per chunk: source, title and section (rows of the
@@ -16,8 +17,9 @@ disk on demand (memory-mapped), so a serving process does not hold the corpus in
   sentences-<hash>.npy     float16 embeddings of each file's distinct chunk sentences, in order,
                            so the composer does not embed candidate sentences at question time
   bm25-<hash>.npz          the BM25 index of the chunks (built once, not at every load)
-  faiss-<hash>.index       the FAISS index over the chunk vectors (exact, or HNSW when large),
-                           memory-mapped read-only
+  faiss-<hash>.index       the FAISS index over the chunk vectors: exact (flat), or above
+                           50,000 chunks an HNSW graph over float16 copies of them (it only
+                           picks candidates: their scores come from vectors-*.npy)
   text-<src>-<hash>.json   the text read from each PDF, Word or web-page file (qa/kept.py); the
                            manifest's file entry names it ("kept") with its page starts ("pages")
 Data files are named by content, so a crash mid-build leaves the previous manifest pointing at
@@ -31,7 +33,7 @@ import hashlib
 import io
 import json
 import logging
-import mmap
+import os
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -68,16 +70,52 @@ DATA_SUFFIX = {
 SOURCE, TITLE, SECTION, START, END, TEXT_FROM, TEXT_TO, SPANS_FROM, SPANS_TO = range(9)
 
 
+class RowFile:
+    """Rows of a 2-D array in a .npy file, read with pread when asked for.
+
+    Not through a memory map: a page fault on a mapped file maps its cached neighbours too
+    (fault-around, 64 KB on Linux, whatever madvise says), so reading a few hundred scattered
+    rows per question would soon make most of the file resident in the serving process.
+    """
+
+    def __init__(self, path: Path, array: np.ndarray) -> None:
+        self.array = array  # the whole array, memory-mapped (or in memory when empty)
+        mapped = isinstance(array, np.memmap) and array.flags.c_contiguous and array.ndim == 2
+        self._file = path.open("rb") if mapped else None
+        self._offset = array.offset if isinstance(array, np.memmap) else 0
+        self._width = int(array.shape[1]) if array.ndim == 2 else 0
+        self._row_bytes = array.dtype.itemsize * self._width
+
+    def rows(self, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows ``ids`` (in that order), one read per run of consecutive ids."""
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) and (ids.min() < 0 or ids.max() >= len(self.array)):
+            raise IndexError(f"row {ids.max()} of {len(self.array)}")
+        if self._file is None:
+            return np.asarray(self.array[ids])
+        out = np.empty((len(ids), self._width), dtype=self.array.dtype)
+        starts = np.flatnonzero(np.diff(ids, prepend=-2) != 1).tolist() + [len(ids)]
+        for first, last in zip(starts, starts[1:], strict=False):
+            size = (last - first) * self._row_bytes
+            data = os.pread(
+                self._file.fileno(), size, self._offset + int(ids[first]) * self._row_bytes
+            )
+            if len(data) != size:
+                raise ValueError(f"{self._file.name} ends before row {ids[last - 1]}")
+            out[first:last] = np.frombuffer(data, dtype=self.array.dtype).reshape(-1, self._width)
+        return out
+
+
 class Chunks(Sequence[Chunk]):
     """The chunks of an index, made from its files when asked for (never all held at once)."""
 
     def __init__(
-        self, names: tuple[tuple[str, ...], ...], rows: np.ndarray, spans: np.ndarray, text: Any
+        self, names: tuple[tuple[str, ...], ...], rows: np.ndarray, spans: np.ndarray, text: Path
     ) -> None:
         self._sources, self._titles, self._sections = names
         self._rows = rows
         self._spans = spans
-        self._text = text  # the UTF-8 blob: an mmap of the file (or bytes)
+        self._text = text.open("rb")  # the UTF-8 blob, read by byte range
 
     def __len__(self) -> int:
         return int(self._rows.shape[0])
@@ -107,9 +145,15 @@ class Chunks(Sequence[Chunk]):
             section=self._sections[row[SECTION]],
             start=row[START],
             end=row[END],
-            text=self._text[row[TEXT_FROM] : row[TEXT_TO]].decode("utf-8"),
+            text=self._read(row[TEXT_FROM], row[TEXT_TO]).decode("utf-8"),
             sentences=tuple((s, e) for s, e in spans),
         )
+
+    def _read(self, start: int, end: int) -> bytes:
+        data = os.pread(self._text.fileno(), end - start, start)
+        if len(data) != end - start:
+            raise ValueError(f"{self._text.name} ends before byte {end}")
+        return data
 
     def sentence_rows(self, n: int) -> np.ndarray:
         """The rows of chunk ``n``'s sentence vectors, in its sentence order."""
@@ -129,8 +173,8 @@ class Index:
         directory: Path,
         manifest: dict[str, Any],
         chunks: Chunks,
-        vectors: np.ndarray,
-        sentence_vectors: np.ndarray,
+        vectors: RowFile,
+        sentence_vectors: RowFile,
         lexical: LexicalRanker,
         faiss: Any,
         lexicon_blob: bytes,
@@ -138,8 +182,10 @@ class Index:
         self.directory = directory
         self.manifest = manifest
         self.chunks = chunks
-        self.vectors = vectors  # float32, memory-mapped
-        self.sentence_vectors = sentence_vectors  # float16, memory-mapped, sentence_texts order
+        self._vectors = vectors
+        self._sentence_vectors = sentence_vectors
+        self.vectors = vectors.array  # float32, memory-mapped
+        self.sentence_vectors = sentence_vectors.array  # float16, mapped, sentence_texts order
         self.lexical = lexical
         self.faiss = faiss
         self._lexicon_blob = lexicon_blob
@@ -170,10 +216,10 @@ class Index:
         return [self.chunks[int(i)] for i in ids]
 
     def chunk_vectors(self, ids: np.ndarray) -> np.ndarray:
-        return np.asarray(self.vectors[ids])
+        return self._vectors.rows(ids)
 
     def sentence_vectors_of(self, ids: Sequence[int]) -> list[np.ndarray]:
-        return [np.asarray(self.sentence_vectors[self.chunks.sentence_rows(int(i))]) for i in ids]
+        return [self._sentence_vectors.rows(self.chunks.sentence_rows(int(i))) for i in ids]
 
     def lexicon(self) -> Lexicon:
         return Lexicon.from_bytes(self._lexicon_blob)
@@ -189,7 +235,9 @@ class Index:
 
 
 def make_faiss(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
-    """Exact inner-product search up to ``exact_limit`` vectors, an HNSW graph above it."""
+    """Exact inner-product search up to ``exact_limit`` vectors; above it an HNSW graph over
+    float16 copies of them (half the memory a server maps for it; the graph only picks the
+    candidates, whose dense scores are computed from the float32 vectors)."""
     import faiss
 
     dimension = vectors.shape[1]
@@ -197,9 +245,12 @@ def make_faiss(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> An
     if len(vectors) <= exact_limit:
         index = faiss.IndexFlatIP(dimension)
     else:
-        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(
+            dimension, f"HNSW{HNSW_NEIGHBOURS},SQfp16", faiss.METRIC_INNER_PRODUCT
+        )
         index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
         index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.train(vectors)  # nothing to learn for float16; faiss asks for it all the same
     index.add(vectors)
     return index
 
@@ -327,7 +378,7 @@ def load_index(directory: Path, manifest: dict[str, Any], verify: bool = True) -
     spans = _open_npy(paths["spans"], np.int64)
     vectors = _open_npy(paths["vectors"], np.float32)
     sentences = _open_npy(paths["sentences"], np.float16)
-    text = _open_blob(paths["chunks"])
+    text_bytes = paths["chunks"].stat().st_size
     lexical = LexicalRanker.from_bytes(paths["bm25"].read_bytes())
     index = faiss.read_index(str(paths["faiss"]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
     n = manifest.get("n_chunks")
@@ -338,7 +389,7 @@ def load_index(directory: Path, manifest: dict[str, Any], verify: bool = True) -
     if sentences.shape[0] != manifest.get("n_sentences"):
         raise ValueError("sentence vectors disagree with the manifest in size")
     if n and (
-        int(rows[:, TEXT_TO].max()) > len(text)
+        int(rows[:, TEXT_TO].max()) > text_bytes
         or int(rows[:, SPANS_TO].max()) > len(spans)
         or any(int(rows[:, c].max()) >= len(tables[c]) for c in (SOURCE, TITLE, SECTION))
         or (len(spans) and int(spans[:, 2].max()) >= len(sentences))
@@ -346,9 +397,18 @@ def load_index(directory: Path, manifest: dict[str, Any], verify: bool = True) -
         raise ValueError("chunk rows point outside the texts, spans or name tables")
     if isinstance(index, faiss.IndexHNSW):
         index.hnsw.efSearch = HNSW_EF_SEARCH
-    chunks = Chunks(tables, rows, spans, text)
+    chunks = Chunks(tables, rows, spans, paths["chunks"])
     lexicon = paths["lexicon"].read_bytes()
-    return Index(directory, manifest, chunks, vectors, sentences, lexical, index, lexicon)
+    return Index(
+        directory,
+        manifest,
+        chunks,
+        RowFile(paths["vectors"], vectors),
+        RowFile(paths["sentences"], sentences),
+        lexical,
+        index,
+        lexicon,
+    )
 
 
 def _open_npy(path: Path, dtype: type) -> np.ndarray:
@@ -360,14 +420,6 @@ def _open_npy(path: Path, dtype: type) -> np.ndarray:
     if array.dtype != dtype:
         raise ValueError(f"{path.name} holds {array.dtype}, not {np.dtype(dtype)}")
     return array
-
-
-def _open_blob(path: Path) -> Any:
-    """The file's bytes, memory-mapped read-only (bytes when it is empty)."""
-    with path.open("rb") as file:
-        if path.stat().st_size == 0:
-            return b""
-        return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
