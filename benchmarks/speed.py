@@ -17,6 +17,11 @@ For each corpus it prints:
 - peak RSS of a process that has answered every cold-start question;
 - FAISS index type, and recall@10 / @50 of the approximate index against exact search.
 
+With ``--stores faiss,milvus`` each corpus gets a second column: its FAISS index copied into a
+Milvus Lite server (``python -m milvus_lite server``, its own process, data under
+benchmarks/out/<corpus>.milvus; nothing re-embedded), then the same cold starts and warm
+questions with ``QA_STORE`` naming it, and the server's own peak RSS.
+
 With ``--corpora pdf`` it reads a folder of 100 PDFs made from medquad-dev documents (each
 through pandoc to Word with its headings, then printed to PDF by LibreOffice, as in
 tests/fixtures/make_formats.py) and prints pages/s of the PDF reader (PDFium text, layout,
@@ -50,7 +55,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from qa.chat import Chatbot  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import Embedder, get_embedder, resolve_model  # noqa: E402
-from qa.index import build_index, read_manifest, sentence_texts, stale_reason  # noqa: E402
+from qa.index import (  # noqa: E402
+    build_index,
+    load_index,
+    read_manifest,
+    sentence_texts,
+    stale_reason,
+)
+from qa.stores import open_backend  # noqa: E402
 
 SEED_QUESTIONS = [
     "What is denervation?",
@@ -184,8 +196,9 @@ def paired_build(corpus: Path, out: Path, files: int) -> dict[str, Any]:
     began = time.perf_counter()
     index = build_index(settings, embedder, progress=False)
     build_seconds = time.perf_counter() - began
-    passages = [chunk.embed_text() for chunk in index.chunks]
-    distinct = list(dict.fromkeys(passages + sentence_texts(index.chunks)))
+    chunks = index.fetch(range(index.manifest["n_chunks"]))
+    passages = [chunk.embed_text() for chunk in chunks]
+    distinct = list(dict.fromkeys(passages + sentence_texts(chunks)))
     model = SentenceTransformer(resolve_model(settings.model), device="cpu")
     model.encode(passages[:8], normalize_embeddings=True)
     began = time.perf_counter()
@@ -207,6 +220,8 @@ def paired_build(corpus: Path, out: Path, files: int) -> dict[str, Any]:
 
 def cold_starts(settings: Settings, questions: list[str], runs: int) -> dict[str, Any]:
     env = {**os.environ, "QA_CORPUS": str(settings.corpus_dir), "QA_INDEX": str(settings.index_dir)}
+    if settings.store:
+        env["QA_STORE"] = settings.store
     colds, cpus, walls, rss, modules = [], [], [], [], set()
     for run in range(runs):
         began = time.perf_counter()
@@ -234,14 +249,18 @@ def cold_starts(settings: Settings, questions: list[str], runs: int) -> dict[str
     }
 
 
-def warm(settings: Settings, questions: list[str]) -> dict[str, Any]:
-    """Warm ask vs floor on the same questions; recall of the approximate index."""
+def warm(settings: Settings, questions: list[str], files: Settings) -> dict[str, Any]:
+    """Warm ask vs floor on the same questions; recall of the approximate index. The floor
+    searches the chunk vectors of the FAISS index in ``files`` (the same as any store's)."""
     import faiss
 
     bot = Chatbot.from_corpus(settings=settings)
     index = bot.retriever.index
-    flat = faiss.IndexFlatIP(index.vectors.shape[1])
-    flat.add(index.vectors)
+    manifest = read_manifest(files.index_dir)
+    assert manifest is not None
+    local = load_index(files.index_dir, manifest)
+    flat = faiss.IndexFlatIP(local.vectors.shape[1])
+    flat.add(np.ascontiguousarray(local.vectors))
     floor_model = Embedder(settings.model)  # its own cache: every question is new to it
     for question in questions[:3]:  # warm up both paths
         bot.answer(question)
@@ -258,10 +277,11 @@ def warm(settings: Settings, questions: list[str]) -> dict[str, Any]:
         bot.answer(question)
         asks.append(time.perf_counter() - began)
         passages = bot.retrieve(question, settings.top_k)[:5]
-        sentences = sentence_texts([index.chunks[p.chunk_id] for p in passages])
+        sentences = sentence_texts(index.fetch([p.chunk_id for p in passages]))
         began = time.perf_counter()
         floor_model.encode([question, *sentences], cache=False)
         composer.append(time.perf_counter() - began)
+    searched = getattr(index, "faiss", None)
     result: dict[str, Any] = {
         "questions": len(questions),
         "ask_p50_ms": 1000 * percentile(asks, 50),
@@ -269,20 +289,90 @@ def warm(settings: Settings, questions: list[str]) -> dict[str, Any]:
         "floor_p50_ms": 1000 * percentile(floors, 50),
         "floor_p95_ms": 1000 * percentile(floors, 95),
         "composer_encode_uncached_p50_ms": 1000 * percentile(composer, 50),
-        "faiss_type": type(index.faiss).__name__,
+        "faiss_type": type(searched).__name__ if searched is not None else "Milvus FLAT",
     }
     result["ratio_p50"] = result["ask_p50_ms"] / result["floor_p50_ms"]
-    if not isinstance(index.faiss, faiss.IndexFlat):
+    if searched is not None and not isinstance(searched, faiss.IndexFlat):
         queries = np.vstack(query_vectors).astype(np.float32)
         for k in (10, 50):
             _, exact = flat.search(queries, k)
-            _, approx = index.faiss.search(queries, k)
+            _, approx = searched.search(queries, k)
             hits = [len(set(a) & set(e)) / k for a, e in zip(approx, exact, strict=True)]
             result[f"recall@{k}"] = float(np.mean(hits))
     return result
 
 
-def run_corpus(name: str, corpus: Path, questions: list[str], args: argparse.Namespace) -> dict:
+def milvus_server(data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Milvus Lite gRPC server in its own process over ``data``, and its milvus:// URI."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    data.mkdir(parents=True, exist_ok=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data)]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return server, f"milvus://127.0.0.1:{port}"
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"Milvus Lite server did not start ({server.poll()})") from None
+            time.sleep(0.2)
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def run_milvus(name: str, files: Settings, questions: list[str], args: argparse.Namespace) -> dict:
+    """The FAISS index of ``files`` copied into a Milvus Lite server, then measured alike."""
+    print(f"\n== {name} on a Milvus Lite server", flush=True)
+    server, uri = milvus_server(args.out / f"{name}.milvus")
+    try:
+        settings = files.with_overrides(
+            store=f"{uri}/bench", index_dir=args.out / f"{name}.milvus-index"
+        )
+        backend = open_backend(settings)
+        faiss_manifest = read_manifest(files.index_dir)
+        assert faiss_manifest is not None
+        stored = backend.read_manifest()
+        copy: dict[str, Any] = {}
+        if stored is None or stored.get("built_at") != faiss_manifest["built_at"]:
+            began = time.perf_counter()
+            local = load_index(files.index_dir, faiss_manifest)
+            copied = build_index(settings, get_embedder(settings.model), local, backend=backend)
+            copy = {
+                "copy_s": time.perf_counter() - began,
+                "copy_embedded": copied.manifest["embedded_last_build"],
+            }
+        figures: dict[str, Any] = {
+            "corpus": f"{name}, Milvus Lite server",
+            "passages": faiss_manifest["n_chunks"],
+            **copy,
+        }
+        figures.update(cold_starts(settings, questions[: args.cold_questions], args.runs))
+        figures.update(warm(settings, questions, files))
+        figures["milvus_server_rss_mb"] = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    print(json.dumps(figures, indent=1), flush=True)
+    return figures
+
+
+def run_corpus(
+    name: str, corpus: Path, questions: list[str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     out = args.out
     settings = Settings().with_overrides(corpus_dir=corpus, index_dir=out / f"{name}.index")
     print(f"\n== {name}: {corpus}", flush=True)
@@ -299,9 +389,11 @@ def run_corpus(name: str, corpus: Path, questions: list[str], args: argparse.Nam
     }
     figures.update(paired_build(corpus, args.out, min(args.paired_files, len(manifest["files"]))))
     figures.update(cold_starts(settings, questions[: args.cold_questions], args.runs))
-    figures.update(warm(settings, questions))
+    figures.update(warm(settings, questions, settings))
     print(json.dumps(figures, indent=1), flush=True)
-    return figures
+    if "milvus" in args.stores.split(","):
+        return [figures, run_milvus(name, settings, questions, args)]
+    return [figures]
 
 
 def make_pdfs(dev_corpus: Path, folder: Path, count: int) -> Path:
@@ -443,6 +535,13 @@ def pdf_table(figures: dict[str, Any]) -> str:
     )
 
 
+def _cell(cell: Any, result: dict[str, Any]) -> str:
+    try:
+        return str(cell(result))
+    except KeyError:  # a figure this column does not have (build figures of a store copy)
+        return "-"
+
+
 def table(results: list[dict[str, Any]]) -> str:
     rows = [
         ("passages (chunks)", lambda r: f"{r['passages']:,}"),
@@ -467,6 +566,8 @@ def table(results: list[dict[str, Any]]) -> str:
         ("  build / raw encode, same texts", lambda r: f"{r['build_vs_raw_same_texts']:.2f}x"),
         ("  build / raw encode, chunks only", lambda r: f"{r['build_vs_raw_chunks_only']:.2f}x"),
         ("serving process peak RSS", lambda r: f"{r['serving_rss_mb']:.0f} MB"),
+        ("  Milvus Lite server peak RSS", lambda r: f"{r['milvus_server_rss_mb']:.0f} MB"),
+        ("index copied into the store", lambda r: f"{r['copy_s']:.0f} s"),
         ("FAISS index", lambda r: r["faiss_type"]),
         (
             "recall@10 / @50 vs exact",
@@ -478,7 +579,7 @@ def table(results: list[dict[str, Any]]) -> str:
     lines = ["| | " + " | ".join(r["corpus"] for r in results) + " |"]
     lines.append("|---" * (len(results) + 1) + "|")
     for label, cell in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(r) for r in results) + " |")
+        lines.append(f"| {label} | " + " | ".join(_cell(cell, r) for r in results) + " |")
     return "\n".join(lines)
 
 
@@ -496,6 +597,9 @@ def main() -> int:
         "--paired-files", type=int, default=40, help="files built fresh against raw encode"
     )
     parser.add_argument("--pdfs", type=int, default=100, help="PDFs read with --corpora pdf")
+    parser.add_argument(
+        "--stores", default="faiss", help="faiss, or faiss,milvus for a Milvus Lite column too"
+    )
     args = parser.parse_args()
     args.out = args.out.resolve()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -507,19 +611,19 @@ def main() -> int:
             pdf = pdf_reading(folder, args.dev / "corpus", args.out, runs=3)
             continue
         if name == "seed":
-            results.append(run_corpus("seed", REPO / "corpus", SEED_QUESTIONS, args))
+            results.extend(run_corpus("seed", REPO / "corpus", SEED_QUESTIONS, args))
             continue
         if not (args.dev / "corpus").is_dir():
             raise FileNotFoundError(f"No dev corpus at {args.dev}/corpus: pass --dev.")
         questions = dev_questions(args.dev, args.questions)
         if name == "dev":
-            results.append(run_corpus("medquad-dev", args.dev / "corpus", questions, args))
+            results.extend(run_corpus("medquad-dev", args.dev / "corpus", questions, args))
         elif name == "synthetic":
             folder = args.out / f"synthetic-{args.passages}"
             corpus = make_synthetic(
                 args.dev / "corpus", folder, args.passages, args.synthetic_sentences
             )
-            results.append(run_corpus(f"synthetic-{args.passages}", corpus, questions, args))
+            results.extend(run_corpus(f"synthetic-{args.passages}", corpus, questions, args))
         else:
             raise ValueError(f"Unknown corpus {name!r}: use seed, dev, synthetic or pdf.")
         (args.out / "speed.json").write_text(json.dumps(results, indent=1))

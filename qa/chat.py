@@ -157,11 +157,7 @@ class Chatbot:
     def _cited_text(self, answer: Answer) -> str:
         """The text of the passages holding the answer's citations."""
         spans = {(c.source, c.start, c.end) for c in answer.citations}
-        return " ".join(
-            chunk.text
-            for chunk in self.retriever.index.chunks
-            if any(s == chunk.source and a < chunk.end and chunk.start < b for s, a, b in spans)
-        )
+        return self.retriever.overlapping_text(spans)
 
     def answer(
         self, question: str, query: str | None = None, within: frozenset[str] = frozenset()

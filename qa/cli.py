@@ -18,6 +18,11 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--corpus", help="corpus folder (default: QA_CORPUS or ./corpus)")
     common.add_argument("--index", help="index folder (default: QA_INDEX or ./index)")
+    common.add_argument(
+        "--store",
+        help="where the index lives: milvus://HOST:PORT[/NAME], a Milvus Lite file ending in .db, "
+        "or files in --index (default: QA_STORE, else files)",
+    )
     common.add_argument("--model", help="embedding model name or folder (default: QA_MODEL)")
     common.add_argument(
         "--top-k", type=int, help="passages read per answer (default: QA_TOP_K or 8)"
@@ -53,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     build = commands.add_parser("build", parents=[common], help="build or refresh the index")
     build.add_argument("corpus_folder", nargs="?", help="corpus folder (same as --corpus)")
     build.add_argument("--force", action="store_true", help="rebuild even if up to date")
+    build.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="where the build embeds: cpu (ONNX, default) or cuda (a GPU torch sees)",
+    )
 
     ask = commands.add_parser("ask", parents=[common], help="answer one question")
     ask.add_argument("question")
@@ -102,6 +113,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings_from_env().with_overrides(
         corpus_dir=corpus,
         index_dir=args.index,
+        store=args.store,
         model=args.model,
         top_k=args.top_k,
         abstain_below=args.abstain_below,
@@ -128,12 +140,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.chat import shared_retriever
+    from qa.embedding import build_embedder
+    from qa.index import open_index
+    from qa.stores import open_backend
 
-    retriever = shared_retriever(settings, rebuild=args.force)
-    manifest = retriever.index.manifest
+    embedder = build_embedder(settings.model, args.device)  # checked before anything is read
+    index = open_index(settings, embedder, rebuild=args.force, update=True)
+    manifest = index.manifest
     print(
-        f"Index in {settings.index_dir}: {len(manifest['files'])} file(s), "
+        f"Index in {open_backend(settings).location}: {len(manifest['files'])} file(s), "
         f"{manifest['n_chunks']} passages ({manifest['embedded_last_build']} embedded in the "
         f"last build), model {manifest['model']}."
     )
@@ -199,6 +214,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(
             f"--allow-upload on {args.host} lets anyone who reaches the page add files: "
             "give --auth USER:PASSWORD too (or serve on 127.0.0.1)."
+        )
+    if args.allow_upload and settings.store:
+        raise ValueError(
+            "--allow-upload needs the index in files: with --store the servers only read the "
+            "index, so add documents to the builder's corpus folder and run qa build there."
         )
     from ui.app import serve
 

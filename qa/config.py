@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -27,6 +28,10 @@ class Settings:
     # A running chatbot looks for added, changed and removed files at most this often
     # (seconds, in the background); 0 turns that off (Chatbot.from_corpus still checks).
     refresh_seconds: float = 5.0
+    # Where the index lives: "" for files and FAISS in index_dir; "milvus://host:19530" (or
+    # "milvus://host:19530/name" for collections named name_*) for a Milvus server; a path
+    # ending in ".db" for a Milvus Lite database on this machine (see StoreAddress).
+    store: str = ""
 
     def __post_init__(self) -> None:
         problems = [
@@ -45,6 +50,11 @@ class Settings:
             )
             if not ok
         ]
+        if self.store:
+            try:
+                store_address(self.store)
+            except ValueError as error:
+                problems.append(str(error))
         if problems:
             raise ValueError(
                 "Invalid settings: " + "; ".join(problems) + ". Fix the option or QA_* variable."
@@ -63,6 +73,37 @@ class Settings:
         return replace(self, **clean)  # type: ignore[arg-type]
 
 
+MILVUS_SCHEME = "milvus://"
+DEFAULT_COLLECTIONS = "qa"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+
+
+@dataclass(frozen=True)
+class StoreAddress:
+    """A Milvus store: the URI MilvusClient connects to and the prefix of its collections."""
+
+    uri: str  # "http://host:port", or the path of a Milvus Lite .db
+    collections: str
+
+
+def store_address(store: str) -> StoreAddress:
+    """Read ``--store`` / ``QA_STORE`` (a ValueError saying what is wrong when it is invalid)."""
+    if store.startswith(MILVUS_SCHEME):
+        address, _, name = store[len(MILVUS_SCHEME) :].partition("/")
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit():
+            raise ValueError(f"store {store!r} must be milvus://HOST:PORT[/NAME]")
+        name = name or DEFAULT_COLLECTIONS
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"store name {name!r} must be letters, digits and _ (up to 41)")
+        return StoreAddress(f"http://{host}:{port}", name)
+    if store.endswith(".db"):
+        return StoreAddress(str(Path(store).expanduser().resolve()), DEFAULT_COLLECTIONS)
+    raise ValueError(
+        f"store {store!r} is neither milvus://HOST:PORT nor a Milvus Lite file ending in .db"
+    )
+
+
 _ENV = {
     "corpus_dir": "QA_CORPUS",
     "index_dir": "QA_INDEX",
@@ -73,6 +114,7 @@ _ENV = {
     "abstain_below": "QA_ABSTAIN_BELOW",
     "max_question_chars": "QA_MAX_QUESTION_CHARS",
     "refresh_seconds": "QA_REFRESH_SECONDS",
+    "store": "QA_STORE",
 }
 
 

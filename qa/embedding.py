@@ -225,19 +225,20 @@ class Embedder:
     """Encodes texts as L2-normalised float32 vectors, with the ONNX path when available.
 
     ``backend``: "auto" uses the cached ONNX export (exporting it with sentence-transformers
-    the first time); "onnx" insists on it; "torch" always uses sentence-transformers.
+    the first time); "onnx" insists on it; "torch" always uses sentence-transformers, on
+    ``device`` ("cpu" or "cuda").
     """
 
-    def __init__(self, name: str, backend: Backend = "auto") -> None:
+    def __init__(self, name: str, backend: Backend = "auto", device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         began = time.perf_counter()
         self.name = name
         self.path = resolve_model(name)
+        self.device = device  # of sentence-transformers (the ONNX path runs on the CPU)
         self._onnx: OnnxEncoder | None = None
         self._torch: SentenceTransformer | None = None
         self._lock = threading.Lock()  # fast tokenizers in torch's path are not thread-safe
-        self._known: dict[str, dict[str, np.ndarray]] = {}  # owner -> text -> vector
         self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
         folder = export_folder(self.path)
         if backend != "torch":
@@ -256,7 +257,7 @@ class Embedder:
     def _load_torch(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
 
-        return SentenceTransformer(self.path, device="cpu")
+        return SentenceTransformer(self.path, device=self.device)
 
     def _torch_dimension(self) -> int:
         assert self._torch is not None
@@ -284,18 +285,8 @@ class Embedder:
             "exported %s to ONNX in %s (%.1fs)", self.name, folder, time.perf_counter() - began
         )
 
-    def remember(self, owner: str, texts: list[str], vectors: np.ndarray) -> None:
-        """Serve these texts' precomputed vectors (an index's sentences) without encoding.
-
-        A later call with the same ``owner`` (an index folder) replaces its earlier texts.
-        """
-        known = dict(zip(texts, vectors, strict=True))
-        with self._lock:
-            self._known[owner] = known
-
     def forget_recent(self) -> None:
-        """Drop the recently encoded texts (remembered index sentences stay): benchmarks time
-        uncached questions with this."""
+        """Drop the recently encoded texts: benchmarks time uncached questions with this."""
         with self._lock:
             self._recent.clear()
 
@@ -308,15 +299,15 @@ class Embedder:
     ) -> np.ndarray:
         """Vectors for ``texts`` (rows normalised, so inner product is cosine similarity).
 
-        Texts seen recently or remembered are not encoded again (unless ``cache`` is False).
+        Texts seen recently are not encoded again (unless ``cache`` is False).
         ``batch_size`` caps the texts per forward pass; by default batches are sized by
         padded token count.
         """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing: dict[str, list[int]] = {}
-        sources = [*self._known.values(), self._recent] if cache else []
+        recent = self._recent if cache else {}
         for i, text in enumerate(texts):
-            vector = next((v for known in sources if (v := known.get(text)) is not None), None)
+            vector = recent.get(text)
             if vector is None:
                 missing.setdefault(text, []).append(i)
             else:
@@ -391,3 +382,25 @@ def get_embedder(name: str = DEFAULT_MODEL) -> Embedder:
         if name not in _models:
             _models[name] = Embedder(name)
         return _models[name]
+
+
+DEVICES = ("cpu", "cuda")
+
+
+def build_embedder(name: str = DEFAULT_MODEL, device: str = "cpu") -> Embedder:
+    """The embedder an index build encodes with on ``device``: on "cpu" the process-wide one
+    (ONNX); on "cuda" sentence-transformers on the GPU, when torch sees one (ValueError if
+    not). Questions are always encoded on the CPU; both give the same vectors to within 1e-4.
+    """
+    if device not in DEVICES:
+        raise ValueError(f"Device {device!r} is unknown: use cpu or cuda.")
+    if device == "cpu":
+        return get_embedder(name)
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ValueError(
+            "--device cuda: torch sees no GPU here (torch.cuda.is_available() is False); "
+            "build with --device cpu."
+        )
+    return Embedder(name, backend="torch", device="cuda")

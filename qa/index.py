@@ -1,27 +1,14 @@
-"""The FAISS index on disk: build (incrementally), save atomically, load, detect staleness.
+"""Building an index and keeping it current: manifest, staleness, incremental updates.
 
-Layout of an index folder:
-  manifest.json            what was built from what; written last, by atomic rename
-  chunks-<hash>.json       the chunks (spans and text), in vector order
-  vectors-<hash>.npy       their normalised embeddings (kept so unchanged files are not re-embedded)
-  sentences-<hash>.npy     float16 embeddings of each file's distinct chunk sentences, in order,
-                           so the composer does not embed candidate sentences at question time
-  bm25-<hash>.npz          the BM25 index of the chunks (built once, not at every load)
-  faiss-<hash>.index       the FAISS index over the chunk vectors (exact, or HNSW when large)
-  text-<src>-<hash>.json   the text read from each PDF, Word or web-page file (qa/kept.py); the
-                           manifest's file entry names it ("kept") with its page starts ("pages")
-Data files are named by content, so a crash mid-build leaves the previous manifest pointing at
-complete files; a half-written index can never be loaded.
+Where a version is stored is the backend's business (qa/stores/): files and FAISS in the index
+folder by default (qa/stores/faiss.py, which documents its layout), or a Milvus server.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,52 +27,34 @@ from qa.documents import (
     read_source,
 )
 from qa.embedding import Embedder
-from qa.files import atomic_write
 from qa.lexical import LexicalRanker
 from qa.logs import Stopwatch
 from qa.readers import keeps_text
+from qa.stores import open_backend
+from qa.stores.base import Backend, Built, IndexStore
+from qa.stores.faiss import MANIFEST, Index, load_index, make_faiss, read_manifest
+
+__all__ = [
+    "MANIFEST",
+    "READER",
+    "Index",
+    "build_index",
+    "load_index",
+    "make_faiss",
+    "open_index",
+    "read_manifest",
+    "sentence_texts",
+]
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2
+FORMAT = 3  # 3: chunks, vectors and sentence vectors memory-mapped (qa/stores/faiss.py)
 # Version of what a corpus reads as (loading, chunking, duplicate handling): bump it when a
 # change gives the same files other chunks, so indexes built by older code are rebuilt
 # rather than silently reused.
 READER = 5
-MANIFEST = "manifest.json"
 # What reading a truncated, corrupt or hand-edited index can raise (then it is rebuilt).
 DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError)
-EXACT_SEARCH_LIMIT = 50_000  # above this many chunks an HNSW graph replaces exact search
-HNSW_NEIGHBOURS = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128  # candidates explored per query: recall vs exact is printed by the benchmark
-DATA_SUFFIX = {
-    "chunks": "json",
-    "vectors": "npy",
-    "sentences": "npy",
-    "bm25": "npz",
-    "faiss": "index",
-}
-
-
-@dataclass
-class Index:
-    """A loaded index: chunks, their vectors, the FAISS and BM25 structures searching them."""
-
-    directory: Path
-    manifest: dict[str, Any]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    sentence_vectors: np.ndarray  # float16, rows in the order of sentence_texts(chunks)
-    lexical: LexicalRanker
-    faiss: Any
-
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, chunk ids) of the ``k`` nearest chunks to one normalised query vector."""
-        k = min(k, len(self.chunks))
-        scores, ids = self.faiss.search(query.reshape(1, -1).astype(np.float32), k)
-        keep = ids[0] >= 0
-        return scores[0][keep], ids[0][keep]
 
 
 def file_stamp(path: Path) -> list[int]:
@@ -132,58 +101,6 @@ def stale_reason(manifest: dict[str, Any] | None, root: Path, settings: Settings
     return None
 
 
-def read_manifest(directory: Path) -> dict[str, Any] | None:
-    """The manifest, or None when missing or unreadable (which means: rebuild)."""
-    try:
-        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        log.warning("index manifest in %s is unreadable (%s); it will be rebuilt", directory, error)
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def load_index(directory: Path, manifest: dict[str, Any]) -> Index:
-    """Read the files the manifest names, checking each against its recorded checksum."""
-    import faiss
-
-    blobs: dict[str, bytes] = {}
-    for role, name in manifest["data"].items():
-        blob = (directory / name).read_bytes()
-        if hashlib.sha256(blob).hexdigest() != manifest["checksums"][name]:
-            raise ValueError(f"{name} does not match its checksum")
-        blobs[role] = blob
-    chunks = [Chunk.from_dict(item) for item in json.loads(blobs.pop("chunks"))]
-    vectors = np.load(io.BytesIO(blobs.pop("vectors")), allow_pickle=False)
-    sentences = np.load(io.BytesIO(blobs.pop("sentences")), allow_pickle=False)
-    lexical = LexicalRanker.from_bytes(blobs.pop("bm25"))
-    index = faiss.deserialize_index(np.frombuffer(blobs.pop("faiss"), dtype=np.uint8))
-    if not (len(chunks) == vectors.shape[0] == index.ntotal):
-        raise ValueError("chunks, vectors and FAISS index disagree in size")
-    if sentences.shape[0] != manifest.get("n_sentences"):
-        raise ValueError("sentence vectors disagree with the manifest in size")
-    if isinstance(index, faiss.IndexHNSW):
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    return Index(directory, manifest, chunks, vectors, sentences, lexical, index)
-
-
-def make_faiss(vectors: np.ndarray, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
-    """Exact inner-product search up to ``exact_limit`` vectors, an HNSW graph above it."""
-    import faiss
-
-    dimension = vectors.shape[1]
-    index: Any
-    if len(vectors) <= exact_limit:
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    index.add(vectors)
-    return index
-
-
 def sentence_texts(chunks: list[Chunk]) -> list[str]:
     """The distinct sentences of ``chunks``, per file in first-seen order (as the composer
     slices them from a passage: the file text of the sentence's span)."""
@@ -200,10 +117,10 @@ def sentence_texts(chunks: list[Chunk]) -> list[str]:
 def build_index(
     settings: Settings,
     embedder: Embedder,
-    previous: Index | None = None,
-    exact_limit: int = EXACT_SEARCH_LIMIT,
+    previous: IndexStore | None = None,
     progress: bool | None = None,
-) -> Index:
+    backend: Backend | None = None,
+) -> IndexStore:
     """Chunk and embed the corpus; files unchanged since ``previous`` reuse its vectors.
 
     Chunks and their distinct sentences are embedded in one pass (sorted by length inside
@@ -212,9 +129,8 @@ def build_index(
     that changes during the build is seen as changed by the next load. Files with identical
     content are indexed once (the first path in sorted order; the others are recorded as
     ``duplicate_of``) so that one passage does not fill two result slots or two citations.
+    The new version is written by ``backend`` (default: the one ``settings`` name).
     """
-    import faiss
-
     timer = Stopwatch()
     root = check_corpus_folder(settings.corpus_dir)
     reusable: dict[str, tuple[str, list[Chunk], np.ndarray, np.ndarray, dict[str, Any]]] = {}
@@ -222,13 +138,12 @@ def build_index(
         for name, entry in previous.manifest["files"].items():
             if "duplicate_of" in entry:
                 continue
-            first, last = entry["chunks"]
-            s_first, s_last = entry["sentences"]
+            rows = previous.document_rows(entry)
             reusable[name] = (
                 entry["sha256"],
-                previous.chunks[first:last],
-                previous.vectors[first:last],
-                previous.sentence_vectors[s_first:s_last],
+                rows.chunks,
+                rows.vectors,
+                rows.sentence_vectors,
                 {key: entry[key] for key in ("kept", "pages", "skipped") if key in entry},
             )
     directory = settings.index_dir
@@ -311,15 +226,7 @@ def build_index(
     sentence_vectors = np.vstack([part[1] for part in parts]).astype(np.float16)
     timer.lap("embed")
     lexical = LexicalRanker.build([chunk.embed_text() for chunk in chunks])
-    index = make_faiss(vectors, exact_limit)
-    timer.lap("faiss")
-    blobs = {
-        "chunks": json.dumps([c.to_dict() for c in chunks], ensure_ascii=False).encode("utf-8"),
-        "vectors": _npy_bytes(vectors),
-        "sentences": _npy_bytes(sentence_vectors),
-        "bm25": lexical.to_bytes(),
-        "faiss": faiss.serialize_index(index).tobytes(),
-    }
+    timer.lap("lexical")
     manifest: dict[str, Any] = {
         "format": FORMAT,
         "model": settings.model,
@@ -332,21 +239,10 @@ def build_index(
         "n_sentences": n_sentences,
         "embedded_last_build": len(passages),
         "sentences_embedded_last_build": len(sentences),
-        "faiss_type": type(index).__name__,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "data": {},
-        "checksums": {},
     }
-    for role, blob in blobs.items():
-        digest = hashlib.sha256(blob).hexdigest()
-        name = f"{role}-{digest[:16]}.{DATA_SUFFIX[role]}"
-        atomic_write(directory / name, blob)
-        manifest["data"][role] = name
-        manifest["checksums"][name] = digest
-    atomic_write(directory / MANIFEST, json.dumps(manifest, indent=1).encode("utf-8"))
-    # Text kept for the previous build stays one more build, for citations made from it.
-    earlier = kept.names_in(previous.manifest) if previous is not None else set()
-    _remove_unreferenced(directory, manifest, earlier)
+    backend = backend or open_backend(settings)
+    index = backend.write(Built(manifest, chunks, vectors, sentence_vectors, lexical), previous)
     timer.lap("write")
     log.info(
         "built index of %d chunks (%d chunks, %d sentences embedded)",
@@ -360,7 +256,7 @@ def build_index(
             **timer.fields(),
         },
     )
-    return Index(directory, manifest, chunks, vectors, sentence_vectors, lexical, index)
+    return index
 
 
 def _read(name: str, data: bytes, record: dict[str, Any]) -> Document | None:
@@ -390,53 +286,44 @@ def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
 
 
 def open_index(
-    settings: Settings, embedder: Embedder, rebuild: bool = False, loaded: Index | None = None
-) -> Index:
+    settings: Settings,
+    embedder: Embedder,
+    rebuild: bool = False,
+    loaded: IndexStore | None = None,
+    update: bool | None = None,
+) -> IndexStore:
     """Load the index for ``settings``, building or refreshing it first when needed.
 
-    ``loaded`` is an index this process already holds: when the folder still holds the build
+    ``loaded`` is an index this process already holds: when the store still holds the build
     it was loaded from, it is reused rather than read again, and returned as it is when the
-    corpus has not changed (so a caller can tell "no change" by identity).
+    corpus has not changed (so a caller can tell "no change" by identity). ``update``: check
+    the corpus folder and build when stale (default: for stores that follow their corpus,
+    the index folder; a server store is only read here and written by ``qa build``).
     """
-    from filelock import FileLock
-
-    root = check_corpus_folder(settings.corpus_dir)
-    settings.index_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.index_dir / ".lock"), timeout=600):
-        manifest = read_manifest(settings.index_dir)
-        previous: Index | None = None
+    backend = open_backend(settings)
+    if update is None:
+        update = backend.follows_corpus
+    root = check_corpus_folder(settings.corpus_dir) if update else settings.corpus_dir
+    with backend.lock():
+        manifest = backend.read_manifest()
+        previous: IndexStore | None = None
         if loaded is not None and manifest == loaded.manifest:
             previous = loaded
         elif manifest is not None and manifest.get("format") == FORMAT:  # else: rebuilt below
             try:
-                previous = load_index(settings.index_dir, manifest)
+                previous = backend.load(manifest)
             except DAMAGED as error:
-                log.warning("index in %s is damaged (%s); rebuilding", settings.index_dir, error)
+                log.warning("index in %s is damaged (%s); rebuilding", backend.location, error)
                 manifest = None
+        if not update:
+            if previous is None:
+                raise FileNotFoundError(
+                    f"No index in {backend.location}: build it first with "
+                    f"`qa build {root} --store {settings.store}`."
+                )
+            return previous
         reason = "rebuild requested" if rebuild else stale_reason(manifest, root, settings)
         if reason is None and previous is not None:
             return previous
-        log.info("building index in %s: %s", settings.index_dir, reason)
-        return build_index(settings, embedder, previous)
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _remove_unreferenced(
-    directory: Path, manifest: dict[str, Any], also_keep: set[str] | None = None
-) -> None:
-    """Delete data files of older builds and temporary files left by a killed build.
-
-    Called under the index lock, so no other build is writing temporary files meanwhile.
-    """
-    keep = set(manifest["data"].values()) | kept.names_in(manifest) | (also_keep or set())
-    keep |= {MANIFEST, ".lock"}
-    for path in directory.iterdir():
-        leftover = path.name.startswith(".") and path.name.endswith(".tmp")
-        old = path.name.split("-")[0] in DATA_SUFFIX or path.name.startswith(kept.PREFIX)
-        if path.is_file() and path.name not in keep and (leftover or old):
-            path.unlink(missing_ok=True)
+        log.info("building index in %s: %s", backend.location, reason)
+        return build_index(settings, embedder, previous, backend=backend)

@@ -7,6 +7,7 @@ uses a word at all, and reads 'RFA' as 'radiofrequency ablation' where a documen
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 
@@ -31,7 +32,7 @@ class Lexicon:
 
     def __init__(self, texts: Iterable[str], titles: Iterable[str] = ()) -> None:
         vocabulary: dict[str, set[str]] = {}
-        self.acronyms: dict[str, str] = {}
+        acronyms: dict[str, str] = {}
         for text in texts:
             for word in words(text):
                 if len(word) >= MIN_LENGTH and word not in STOPWORDS and word.isalpha():
@@ -39,15 +40,35 @@ class Lexicon:
             for long_form, short in _DEFINED_ACRONYM.findall(text):
                 expansion = _expansion(long_form.split(), short)
                 if expansion:
-                    self.acronyms.setdefault(short.lower(), expansion)
-        self._by_initial = {k: sorted(v) for k, v in vocabulary.items()}
-        self._known = {w for group in vocabulary.values() for w in group} | set(self.acronyms)
+                    acronyms.setdefault(short.lower(), expansion)
+        self._setup({k: sorted(v) for k, v in vocabulary.items()}, acronyms, titles)
+
+    def _setup(
+        self, by_initial: dict[str, list[str]], acronyms: dict[str, str], titles: Iterable[str]
+    ) -> None:
+        self.acronyms = acronyms
+        self._by_initial = by_initial
+        self._known = {w for group in by_initial.values() for w in group} | set(acronyms)
         self._known_stems = set(stems(sorted(self._known)))
+        self._title_names = sorted(set(titles))
         self._titles: dict[str, list[frozenset[str]]] = {}  # stem -> stem sets of titles
-        for title in sorted(set(titles)):
+        for title in self._title_names:
             title_stems = stem_set(title)
             for stem in title_stems:
                 self._titles.setdefault(stem, []).append(title_stems)
+
+    def to_bytes(self) -> bytes:
+        """The vocabulary as JSON, for a store that keeps it beside the index."""
+        parts = {"by_initial": self._by_initial, "acronyms": self.acronyms}
+        return json.dumps({**parts, "titles": self._title_names}, ensure_ascii=False).encode()
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Lexicon:
+        """The Lexicon ``to_bytes`` wrote."""
+        data = json.loads(blob)
+        lexicon = cls.__new__(cls)
+        lexicon._setup(data["by_initial"], data["acronyms"], data["titles"])
+        return lexicon
 
     def named_title(self, text: str) -> frozenset[str]:
         """The stems of the document title that ``text`` names best (largest share of the

@@ -34,8 +34,7 @@ class View:
 
     @classmethod
     def of(cls, retriever: Retriever) -> View:
-        chunks = retriever.index.chunks
-        return cls(retriever, Lexicon((c.embed_text() for c in chunks), (c.title for c in chunks)))
+        return cls(retriever, retriever.index.lexicon())
 
 
 class LiveIndex:
@@ -92,7 +91,7 @@ class LiveIndex:
             log.info(
                 "index refreshed: %d file(s), %d passages",
                 len(index.manifest["files"]),
-                len(index.chunks),
+                index.manifest["n_chunks"],
             )
             return True
 
@@ -120,6 +119,7 @@ def shared_live(settings: Settings, rebuild: bool = False) -> LiveIndex:
     key = (
         settings.corpus_dir,
         settings.index_dir,
+        settings.store,
         settings.model,
         *settings.chunking_key().values(),
     )

@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from qa import learned
-from qa.chunking import Span
+from qa.chunking import Chunk, Span
 from qa.embedding import Embedder
-from qa.index import Index, sentence_texts
 from qa.lexical import coverage, stem_set, tokenize
 from qa.question import Question
+from qa.stores.base import IndexStore
 
 CANDIDATES = 50  # chunks taken from each ranker before the rerank
 RRF_K = 60  # the usual constant of reciprocal-rank fusion
@@ -108,45 +108,27 @@ class Retrieval:
     passages_searched: int
 
 
-def sentence_rows(chunks: list[Any]) -> list[np.ndarray]:
-    """For each chunk, the rows of its sentences' vectors (in ``sentence_texts`` order)."""
-    row_of: dict[tuple[str, int, int], int] = {}
-    rows: list[np.ndarray] = []
-    for chunk in chunks:
-        own = []
-        for start, end in chunk.sentences:
-            key = (chunk.source, start, end)
-            if key not in row_of:
-                row_of[key] = len(row_of)
-            own.append(row_of[key])
-        rows.append(np.asarray(own, dtype=np.int64))
-    return rows
-
-
 class Retriever:
     """Finds the passages of one index that best match a question."""
 
-    def __init__(self, index: Index, embedder: Embedder, model: str = "passage") -> None:
+    def __init__(self, index: IndexStore, embedder: Embedder, model: str = "passage") -> None:
         self.index = index
         self.embedder = embedder
         self.model_name = model
         self.lexical = index.lexical
-        # The composer embeds passage sentences for every question: serve them from the index.
-        embedder.remember(
-            str(index.directory), sentence_texts(index.chunks), index.sentence_vectors
-        )
-        self._sentence_rows = sentence_rows(index.chunks)
-        headings = sorted({chunk.section for chunk in index.chunks if chunk.section})
+        catalog = index.catalog
+        headings = [section for section in catalog.sections if section]  # sorted
         heading_row = {heading: row for row, heading in enumerate(headings)}
-        self._heading_of = np.array([heading_row.get(c.section, -1) for c in index.chunks])
+        section_heading = np.array([heading_row.get(s, -1) for s in catalog.sections])
+        self._heading_of = section_heading[catalog.section_of]
         self._heading_vectors = (
             embedder.encode(headings) if headings else np.zeros((0, embedder.dimension))
         )
         self._heading_stems = [stem_set(heading) for heading in headings]
-        self._title_stems = {title: stem_set(title) for title in {c.title for c in index.chunks}}
-        sources = sorted({c.source for c in index.chunks})
-        self._source_row = {source: row for row, source in enumerate(sources)}
-        self._document_of = np.array([self._source_row[c.source] for c in index.chunks])
+        self._title_stems = [stem_set(title) for title in catalog.titles]
+        self._title_of = catalog.title_of
+        self._document_of = catalog.source_of
+        self._source_row = {source: row for row, source in enumerate(catalog.sources)}
         self._sentence_tokens: dict[int, list[frozenset[str]]] = {}
 
     @property
@@ -157,7 +139,6 @@ class Retriever:
         """Stage 1: the best chunks of the dense and the lexical ranker, with their features;
         only chunks of the documents ``within`` when it names any that the index holds (a
         follow-up is searched in the documents of its conversation's topic)."""
-        chunks = self.index.chunks
         lexical = self.lexical.scores(question.words_query)
         pool = self._pool(within)
         if pool is not None:
@@ -176,16 +157,16 @@ class Retriever:
             _, dense_ids = self.index.search(query_vector, CANDIDATES)
         else:
             inside = np.flatnonzero(pool)
-            similarity = self.index.vectors[inside] @ query_vector
+            similarity = self.index.chunk_vectors(inside) @ query_vector
             dense_ids = inside[np.argsort(-similarity, kind="stable")[:CANDIDATES]]
         ids = np.unique(np.concatenate([dense_ids, lexical_ids])).astype(np.int64)
 
         features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
-        dense = self.index.vectors[ids] @ query_vector
+        dense = self.index.chunk_vectors(ids) @ query_vector
         features[:, 0] = dense
         features[:, 1] = [
-            float((self.index.sentence_vectors[self._sentence_rows[i]] @ query_vector).max())
-            for i in ids
+            float((vectors @ query_vector).max())
+            for vectors in self.index.sentence_vectors_of(ids.tolist())
         ]
         top_lexical = float(lexical.max()) if lexical.size else 0.0
         if top_lexical > 0:
@@ -202,9 +183,10 @@ class Retriever:
             idf = self.lexical.idf(tokens)
             idf = idf / idf.sum()
             features[:, 7] = self.lexical.contains(tokens, ids) @ idf
+            self._tokenise_sentences(ids.tolist())
             features[:, 8] = [self._sentence_terms(int(i), tokens, idf) for i in ids]
         asked = stem_set(question.words_query)
-        features[:, 9] = [coverage(self._title_stems[chunks[i].title], asked) for i in ids]
+        features[:, 9] = [coverage(self._title_stems[t], asked) for t in self._title_of[ids]]
         headings = self._heading_of[ids]
         has_heading = headings >= 0
         features[:, 12] = ~has_heading
@@ -218,7 +200,7 @@ class Retriever:
             sum(w for t, w in term_weights.items() if t not in tokens) / total if total else 0.0
         )
         strength = top_lexical / total if total else 0.0
-        searched = len(chunks) if pool is None else int(pool.sum())
+        searched = len(self.index.catalog) if pool is None else int(pool.sum())
         return Candidates(
             ids, features, query_vector, aspect_vector, term_weights, unindexed, strength, searched
         )
@@ -235,21 +217,22 @@ class Retriever:
         """The largest idf-weighted share of ``tokens`` that one sentence of the chunk has."""
         wanted = dict(zip(tokens, idf, strict=True))
         return max(
-            (sum(wanted.get(t, 0.0) for t in sentence) for sentence in self._tokens_of(chunk_id)),
+            (
+                sum(wanted.get(t, 0.0) for t in sentence)
+                for sentence in self._sentence_tokens[chunk_id]
+            ),
             default=0.0,
         )
 
-    def _tokens_of(self, chunk_id: int) -> list[frozenset[str]]:
-        """The indexed terms of each sentence of a chunk, tokenised once and kept."""
-        found = self._sentence_tokens.get(chunk_id)
-        if found is None:
-            chunk = self.index.chunks[chunk_id]
+    def _tokenise_sentences(self, ids: list[int]) -> None:
+        """Keep the indexed terms of each sentence of these chunks (fetched once, together)."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self._sentence_tokens]
+        if len(self._sentence_tokens) + len(missing) > SENTENCE_TOKEN_CACHE:
+            self._sentence_tokens.clear()
+            missing = list(dict.fromkeys(ids))
+        for chunk_id, chunk in zip(missing, self.index.fetch(missing), strict=True):
             texts = [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
-            found = [frozenset(t) for t in tokenize(texts)]
-            if len(self._sentence_tokens) >= SENTENCE_TOKEN_CACHE:
-                self._sentence_tokens.clear()
-            self._sentence_tokens[chunk_id] = found
-        return found
+            self._sentence_tokens[chunk_id] = [frozenset(t) for t in tokenize(texts)]
 
     def rank(self, candidates: Candidates, k: int) -> tuple[list[Passage], np.ndarray]:
         """Stage 2: the ``k`` candidates most likely to hold the answer, best first, and the
@@ -258,13 +241,15 @@ class Retriever:
         probability = np.exp(logits - logits.max())
         probability /= probability.sum()
         order = np.lexsort((candidates.ids, -logits))[:k]
+        chunks = self.index.fetch([int(candidates.ids[i]) for i in order])
         passages = [
-            self._passage(
+            _passage(
+                chunk,
                 int(candidates.ids[i]),
                 float(probability[i]),
                 float(candidates.features[i, 0]),
             )
-            for i in order
+            for chunk, i in zip(chunks, order, strict=True)
         ]
         rows = np.column_stack([candidates.features[order], logits[order]])
         return passages, rows
@@ -296,20 +281,38 @@ class Retriever:
         """Texts as the lexical ranker sees them (stems without stop words)."""
         return tokenize(texts)
 
-    def _passage(self, chunk_id: int, score: float, similarity: float) -> Passage:
-        chunk = self.index.chunks[chunk_id]
-        return Passage(
-            source=chunk.source,
-            title=chunk.title,
-            section=chunk.section,
-            start=chunk.start,
-            end=chunk.end,
-            text=chunk.text,
-            score=round(score, 6),
-            similarity=round(similarity, 6),
-            sentences=chunk.sentences,
-            chunk_id=chunk_id,
-        )
+    def sentence_vectors(self, sentences: list[tuple[Passage, int]]) -> np.ndarray:
+        """The stored vectors (float16, read as float32) of sentences given as (passage,
+        start of the sentence in it)."""
+        passages = {p.chunk_id: p for p, _ in sentences}
+        ids = list(passages)
+        by_start: dict[tuple[int, int], np.ndarray] = {}
+        for chunk_id, vectors in zip(ids, self.index.sentence_vectors_of(ids), strict=True):
+            for (start, _), vector in zip(passages[chunk_id].sentences, vectors, strict=True):
+                by_start[chunk_id, start] = vector
+        out = np.zeros((len(sentences), self.embedder.dimension), dtype=np.float32)
+        for row, (passage, start) in enumerate(sentences):
+            out[row] = by_start[passage.chunk_id, start]
+        return out
+
+    def overlapping_text(self, spans: set[tuple[str, int, int]]) -> str:
+        """The text of the chunks overlapping any (source, start, end) span, in index order."""
+        return " ".join(c.text for c in self.index.fetch(self.index.catalog.overlapping(spans)))
+
+
+def _passage(chunk: Chunk, chunk_id: int, score: float, similarity: float) -> Passage:
+    return Passage(
+        source=chunk.source,
+        title=chunk.title,
+        section=chunk.section,
+        start=chunk.start,
+        end=chunk.end,
+        text=chunk.text,
+        score=round(score, 6),
+        similarity=round(similarity, 6),
+        sentences=chunk.sentences,
+        chunk_id=chunk_id,
+    )
 
 
 def _best_per_group(groups: np.ndarray, values: np.ndarray) -> np.ndarray:

@@ -253,7 +253,7 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
         " ".join([*(sentences[j].text for j in chain), s.text])
         for s, chain in zip(sentences, chains, strict=True)
     ]
-    own = retriever.embedder.encode([s.text for s in sentences])  # the index has them
+    own = retriever.sentence_vectors([(s.passage, s.start) for s in sentences])
     similarity = own @ retrieval.query_vector
     for i, chain in enumerate(chains):
         if chain:  # with what it leans on: MiniLM mean-pools tokens, so the vector of the

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,3 +72,51 @@ def test_console_script_answers_and_abstains(seed_settings: Settings) -> None:
     assert "could not find an answer" in run.stdout and "Sources" not in run.stdout
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
     assert version.stdout.startswith("qa ")
+
+
+def test_build_device_cuda_without_a_gpu_is_one_line_and_exit_2(
+    small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    """No GPU on the machines this runs on: only the option and its error path are tested."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    index = tmp_path / "index"
+    code = main(["build", str(small_corpus), "--index", str(index), "--device", "cuda"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("qa: --device cuda: torch sees no GPU") and "--device cpu" in err
+    assert not (index / "manifest.json").exists()  # nothing was read or built
+
+
+def test_build_device_is_cpu_by_default_and_only_cpu_or_cuda(
+    small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    import qa.embedding
+
+    asked: list[str] = []
+    real = qa.embedding.build_embedder
+    monkeypatch.setattr(
+        qa.embedding, "build_embedder", lambda name, device: asked.append(device) or real(name)
+    )
+    index = ["--index", str(tmp_path / "index")]
+    assert main(["build", str(small_corpus), *index]) == 0
+    assert main(["build", str(small_corpus), *index, "--device", "cpu"]) == 0
+    assert asked == ["cpu", "cpu"]
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", str(small_corpus), *index, "--device", "tpu"])
+    assert exit_.value.code == 2 and "invalid choice: 'tpu'" in capsys.readouterr().err
+
+
+def test_cuda_embedder_is_sentence_transformers_on_the_gpu(monkeypatch: Any) -> None:
+    import torch
+
+    import qa.embedding
+
+    made: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(qa.embedding, "Embedder", lambda *a, **k: made.append((a, k)))
+    qa.embedding.build_embedder("some-model", "cuda")
+    assert made == [(("some-model",), {"backend": "torch", "device": "cuda"})]
+    with pytest.raises(ValueError, match="unknown"):
+        qa.embedding.build_embedder("some-model", "tpu")

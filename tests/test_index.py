@@ -130,3 +130,56 @@ def test_missing_corpus_folder_says_what_to_do(tmp_path: Path) -> None:
     settings = _settings(tmp_path / "nowhere", tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         open_index(settings, get_embedder(settings.model))
+
+
+def test_loaded_index_reads_chunks_and_vectors_from_its_files_on_demand(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    """Format 3: vectors and sentence vectors are memory-mapped, chunks are made from the
+    text blob and row tables when asked for, equal to the chunks the build made."""
+    from qa.chunking import chunk_document
+    from qa.documents import corpus_files, load_file
+    from qa.stores.faiss import Chunks, load_index
+
+    settings = _settings(small_corpus, tmp_path)
+    built = open_index(settings, get_embedder(settings.model))
+    loaded = load_index(settings.index_dir, built.manifest)
+    assert isinstance(loaded.chunks, Chunks) and not isinstance(loaded.chunks, list)
+    assert isinstance(loaded.vectors, np.memmap) and isinstance(loaded.sentence_vectors, np.memmap)
+    expected = [
+        chunk
+        for path in corpus_files(small_corpus)
+        for chunk in chunk_document(load_file(path, small_corpus))  # type: ignore[arg-type]
+    ]
+    assert list(loaded.chunks) == expected
+    assert loaded.fetch([2, 0]) == [expected[2], expected[0]]
+    assert loaded.chunks[-1] == expected[-1] and loaded.chunks[1:3] == expected[1:3]
+    with pytest.raises(IndexError):
+        loaded.chunks[len(expected)]
+    rows = loaded.sentence_vectors_of([0])[0]
+    assert rows.shape == (len(expected[0].sentences), loaded.manifest["dimension"])
+    ids = np.array([2, 0, 1, 2, 1])  # read with pread, in runs of consecutive rows
+    assert np.array_equal(loaded.chunk_vectors(ids), loaded.vectors[ids])
+    assert np.array_equal(loaded.chunk_vectors(ids), built.chunk_vectors(ids))
+    served = loaded.sentence_vectors_of(ids.tolist())
+    for chunk_id, vectors in zip(ids.tolist(), served, strict=True):
+        own = loaded.chunks.sentence_rows(chunk_id)
+        assert np.array_equal(vectors, loaded.sentence_vectors[own])
+    with pytest.raises(IndexError):
+        loaded.chunk_vectors(np.array([len(expected)]))
+
+
+def test_index_of_an_older_format_is_rebuilt_with_the_reason_logged(
+    small_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = _settings(small_corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    open_index(settings, embedder)
+    path = settings.index_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    path.write_text(json.dumps({**manifest, "format": 2}))  # an index written before format 3
+    with caplog.at_level("INFO", logger="qa.index"):
+        rebuilt = open_index(settings, embedder)
+    assert "index format changed" in caplog.text
+    assert rebuilt.manifest["format"] == 3
+    assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]

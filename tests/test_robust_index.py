@@ -47,7 +47,7 @@ def _data_file(settings: Settings, role: str) -> Path:
     return settings.index_dir / manifest["data"][role]
 
 
-@pytest.mark.parametrize("role", ["chunks", "vectors", "faiss"])
+@pytest.mark.parametrize("role", ["chunks", "rows", "vectors", "sentences", "faiss"])
 def test_flipped_bytes_fail_the_checksum_and_are_rebuilt_with_the_reason_logged(
     built: Settings, caplog: pytest.LogCaptureFixture, role: str
 ) -> None:

@@ -161,7 +161,7 @@ def test_build_logs_each_stage_with_its_timing_as_json(
     assert main(["build", str(small_corpus), *options]) == 0
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     built = next(r for r in records if r["msg"].startswith("built index"))
-    for stage in ("load", "chunk", "embed", "faiss", "write", "total"):
+    for stage in ("load", "chunk", "embed", "lexical", "write", "total"):
         assert built[f"{stage}_ms"] >= 0
     assert built["level"] == "INFO" and built["logger"] == "qa.index" and built["chunks"] > 0
     assert any(

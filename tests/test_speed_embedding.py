@@ -83,9 +83,16 @@ def test_composer_sentences_come_from_the_index(bot: Chatbot) -> None:
     index = bot.retriever.index
     texts = sentence_texts(index.chunks)
     assert len(texts) == index.manifest["n_sentences"] == len(index.sentence_vectors)
-    served = bot.retriever.embedder.encode(texts)
-    assert np.array_equal(served, index.sentence_vectors.astype(np.float32))  # not re-encoded
-    fresh = bot.retriever.embedder.encode(texts, cache=False)
+    stored = dict(zip(texts, index.sentence_vectors, strict=True))
+    pairs = [(p, a) for p in bot.retrieve("What is denervation?", k=3) for a, _ in p.sentences]
+    said = [
+        p.text[a - p.start : b - p.start]
+        for p in dict.fromkeys(p for p, _ in pairs)
+        for a, b in p.sentences
+    ]
+    served = bot.retriever.sentence_vectors(pairs)  # read from the store, not encoded
+    assert np.array_equal(served, np.array([stored[t] for t in said], dtype=np.float32))
+    fresh = bot.retriever.embedder.encode(said, cache=False)
     assert np.min(np.sum(fresh * served, axis=1)) > 0.999
 
 
@@ -95,7 +102,7 @@ def test_large_indexes_use_hnsw_with_high_recall() -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     assert type(make_faiss(vectors, exact_limit=5000)).__name__ == "IndexFlatIP"
     approximate = make_faiss(vectors, exact_limit=1000)
-    assert type(approximate).__name__ == "IndexHNSWFlat"
+    assert type(approximate).__name__ == "IndexHNSWSQ"  # over float16 copies
     exact = make_faiss(vectors, exact_limit=5000)
     queries = vectors[:100] + 0.1 * rng.normal(size=(100, 64)).astype(np.float32)
     _, want = exact.search(queries, 10)

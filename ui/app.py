@@ -19,8 +19,8 @@ from qa.chat import Chatbot
 from qa.compose import Citation
 from qa.config import Settings
 from qa.documents import excerpt
-from qa.index import Index
 from qa.readers import SUFFIXES
+from qa.stores.base import IndexStore
 from qa.uploads import MAX_UPLOAD_BYTES, Refused, add_upload
 from ui import render
 from ui.page_image import PageImage, render_page
@@ -65,17 +65,17 @@ class Session:
     messages: list[dict[str, str]] = field(default_factory=list)
 
 
-def corpus_titles(index: Index) -> dict[str, str]:
+def corpus_titles(index: IndexStore) -> dict[str, str]:
     """Document title by source file, from the index's passages."""
-    return {chunk.source: chunk.title for chunk in index.chunks}
+    return index.catalog.titles_by_source()
 
 
-def corpus_panel(index: Index) -> str:
+def corpus_panel(index: IndexStore) -> str:
     """The loaded-documents panel for ``index``."""
     return render.corpus_html(index.manifest, corpus_titles(index))
 
 
-def page_of(bot: Chatbot, index: Index, citation: Citation) -> PageImage:
+def page_of(bot: Chatbot, index: IndexStore, citation: Citation) -> PageImage:
     """The PDF page a citation stands on, its quoted lines highlighted."""
     entry = index.manifest["files"].get(citation.source, {})
     pages = entry.get("pages", [])
