@@ -20,10 +20,13 @@ held-out) it prints:
 
     python benchmarks/quality.py                        # every corpus (about 15 minutes)
     python benchmarks/quality.py --corpora covidqa-dev --half dev --limit 200
+    python benchmarks/quality.py --corpora seed --store milvus://127.0.0.1:19530
     make bench-quality
 
 Indexes are built once under benchmarks/out/ and reused; results are also written to
-benchmarks/out/quality.json.
+benchmarks/out/quality.json. With ``--store`` each corpus's index is copied from its FAISS
+files into that store (collections named after the corpus; nothing re-embedded) and every
+system reads it there.
 """
 
 from __future__ import annotations
@@ -61,9 +64,11 @@ from corpora import (  # noqa: E402
 from qa.chat import Chatbot  # noqa: E402
 from qa.config import Settings  # noqa: E402
 from qa.embedding import Embedder, get_embedder  # noqa: E402
-from qa.index import open_index  # noqa: E402
+from qa.index import build_index, open_index  # noqa: E402
 from qa.question import analyse  # noqa: E402
 from qa.retrieval import Retriever  # noqa: E402
+from qa.stores import open_backend  # noqa: E402
+from qa.stores.base import IndexStore  # noqa: E402
 
 DEPTH = 10  # ranks looked at: MRR@10
 RRF_K = 60  # the usual constant of reciprocal-rank fusion
@@ -78,14 +83,35 @@ def settings_for(corpus: Corpus) -> Settings:
     return Settings().with_overrides(corpus_dir=corpus.folder, index_dir=corpus.index_dir)
 
 
+def copied(
+    store: str, name: str, files: Settings, index: IndexStore
+) -> tuple[Settings, IndexStore]:
+    """The FAISS index ``index`` of ``files`` copied into ``store`` as speed.py --stores milvus
+    copies it (a build that reuses every vector), collections named after the corpus ``name``
+    on a milvus:// server; the settings that read the copy and the copy."""
+    if store.startswith("milvus://"):
+        store = f"{store.rstrip('/')}/{name.replace('-', '_')}"
+    settings = files.with_overrides(store=store)
+    began = time.perf_counter()
+    copy = build_index(
+        settings, get_embedder(settings.model), index, backend=open_backend(settings)
+    )
+    print(
+        f"{name}: copied into {store} in {time.perf_counter() - began:.0f}s "
+        f"({copy.manifest['embedded_last_build']} chunks embedded)",
+        flush=True,
+    )
+    return settings, copy
+
+
 def systems(bot: Chatbot) -> dict[str, System]:
     """The product's retriever (on the question as it analyses it) and three baselines (on the
     question as typed), all over the same indexed chunks."""
     retriever = bot.retriever
-    chunks = retriever.index.chunks
+    c = retriever.index.catalog
 
     def spans(ids: Iterable[int]) -> list[Span]:
-        return [(chunks[i].source, chunks[i].start, chunks[i].end) for i in ids]
+        return [(c.sources[c.source_of[i]], int(c.starts[i]), int(c.ends[i])) for i in ids]
 
     def bm25_ids(query: str, depth: int) -> list[int]:
         scores = retriever.lexical.scores(query)
@@ -94,8 +120,12 @@ def systems(bot: Chatbot) -> dict[str, System]:
         return [int(i) for i in top[np.lexsort((top, -scores[top]))] if scores[i] > 0]
 
     def dense_ids(query: str, depth: int) -> list[int]:
-        _, ids = retriever.index.search(retriever.embedder.encode_query(query), depth)
-        return [int(i) for i in ids]
+        """The nearest chunks, ties (one passage in several documents) in id order so that
+        every store ranks alike: twice ``depth`` searched, scored again on the chunk vectors."""
+        vector = retriever.embedder.encode_query(query)
+        _, ids = retriever.index.search(vector, 2 * depth)
+        scores = retriever.index.chunk_vectors(ids) @ vector
+        return [int(i) for i in ids[np.lexsort((ids, -scores))][:depth]]
 
     def product(query: str) -> list[Span]:
         analysed = analyse(query, bot.lexicon)
@@ -215,17 +245,20 @@ def spread(questions: list[Question], limit: int | None) -> list[Question]:
 
 
 def evaluate(
-    corpus: Corpus, others: list[Corpus], halves: list[str], limit: int | None
+    corpus: Corpus, others: list[Corpus], halves: list[str], limit: int | None, store: str = ""
 ) -> dict[str, dict]:
-    """Every figure of one corpus, per half."""
+    """Every figure of one corpus, per half (its index read from ``store`` when given)."""
     settings = settings_for(corpus)
     embedder = get_embedder(settings.model)
     began = time.perf_counter()
     index = open_index(settings, embedder)
+    if store:
+        settings, index = copied(store, corpus.index_of or corpus.name, settings, index)
     retriever = Retriever(index, embedder)
     bot = Chatbot(retriever, settings)
     print(
-        f"{corpus.name}: {len(index.chunks)} chunks from {len(index.manifest['files'])} files, "
+        f"{corpus.name}: {index.manifest['n_chunks']} chunks from "
+        f"{len(index.manifest['files'])} files, "
         f"ready in {time.perf_counter() - began:.0f}s",
         flush=True,
     )
@@ -334,6 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=("all", "dev", "heldout"), default="all")
     parser.add_argument("--limit", type=int, help="at most this many questions per half")
     parser.add_argument("--out", type=Path, default=OUT / "quality.json")
+    parser.add_argument(
+        "--store",
+        default="",
+        help="read each index from this store (milvus://HOST:PORT or a Milvus Lite .db), "
+        "copied from its FAISS files (default: the FAISS files)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     import torch
@@ -346,14 +385,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--corpus needs --questions")
         corpus = load_jsonl(args.corpus.name, args.corpus, args.questions, index_dir=args.index)
         available = [c for c in dev_corpora(available_only=True) if c.folder != corpus.folder]
-        figures[corpus.name] = evaluate(corpus, available, halves, args.limit)
+        figures[corpus.name] = evaluate(corpus, available, halves, args.limit, args.store)
     else:
         everything = dev_corpora()
         wanted = args.corpora.split(",") if args.corpora else [c.name for c in everything]
         for corpus in everything:
             if corpus.name in wanted:
                 others = [c for c in everything if c.name != corpus.name]
-                figures[corpus.name] = evaluate(corpus, others, halves, args.limit)
+                figures[corpus.name] = evaluate(corpus, others, halves, args.limit, args.store)
     print()
     print(table(figures))
     args.out.parent.mkdir(parents=True, exist_ok=True)
