@@ -133,19 +133,7 @@ def server(seed_settings: Settings, bot: Chatbot) -> Iterator[str]:
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"qa serve exited: {process.communicate()[1][-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as page:
-                    if page.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("qa serve did not start in time")
-            time.sleep(1)
+        wait_for_server(process, url)
         yield url
     finally:
         process.terminate()
@@ -154,6 +142,23 @@ def server(seed_settings: Settings, bot: Chatbot) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(30)
+
+
+def wait_for_server(process: subprocess.Popen[str], url: str) -> None:
+    """Return once ``url`` answers 200; fail when the server exits or START_TIMEOUT passes."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"qa serve exited: {process.communicate()[1][-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as page:
+                if page.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("qa serve did not start in time")
+        time.sleep(1)
 
 
 def test_twenty_sessions_ten_questions_each(

@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,7 +24,7 @@ from qa.documents import excerpt
 from qa.embedding import get_embedder
 from qa.index import open_index
 from tests.conftest import CANNED
-from tests.test_load import REQUEST_TIMEOUT, SESSIONS, START_TIMEOUT, _run_session
+from tests.test_load import REQUEST_TIMEOUT, SESSIONS, _run_session, wait_for_server
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("milvus_lite")
@@ -215,21 +214,6 @@ def _serve(settings: Settings) -> tuple[subprocess.Popen[str], str]:
     return process, f"http://127.0.0.1:{port}/"
 
 
-def _wait_for(process: subprocess.Popen[str], url: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"qa serve exited: {process.communicate()[1][-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as page:
-                if page.status == 200:
-                    return
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "qa serve did not start in time"
-        time.sleep(1)
-
-
 def test_two_servers_share_one_index_and_follow_the_builder(
     milvus: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -247,7 +231,7 @@ def test_two_servers_share_one_index_and_follow_the_builder(
     servers = [_serve(settings.with_overrides(index_dir=tmp_path / f"server{n}")) for n in (1, 2)]
     try:
         for process, url in servers:
-            _wait_for(process, url)
+            wait_for_server(process, url)
         began = time.perf_counter()
         with ThreadPoolExecutor(SESSIONS) as pool:
             futures = [pool.submit(_run_session, servers[n % 2][1], n) for n in range(SESSIONS)]
