@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,10 +13,27 @@ import pytest
 from qa.config import Settings
 from qa.embedding import get_embedder
 from qa.index import MANIFEST, READER, open_index
+from qa.stores.base import IndexStore
 
 
 def _settings(corpus: Path, tmp_path: Path) -> Settings:
     return Settings().with_overrides(corpus_dir=corpus, index_dir=tmp_path / "index")
+
+
+def _reopened_after(
+    corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, edit: Callable[[dict], object]
+) -> IndexStore:
+    """The index of ``corpus`` built, its manifest changed by ``edit``, and opened again (the
+    open's log in ``caplog``)."""
+    settings = _settings(corpus, tmp_path)
+    embedder = get_embedder(settings.model)
+    open_index(settings, embedder)
+    path = settings.index_dir / MANIFEST
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    with caplog.at_level("INFO", logger="qa.index"):
+        return open_index(settings, embedder)
 
 
 def test_build_writes_manifest_and_reuses_unchanged_index(
@@ -112,15 +130,8 @@ def test_changed_chunk_settings_trigger_rebuild(small_corpus: Path, tmp_path: Pa
 def test_index_from_older_reading_code_is_rebuilt(
     small_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = _settings(small_corpus, tmp_path)
-    embedder = get_embedder(settings.model)
-    open_index(settings, embedder)
-    path = settings.index_dir / MANIFEST
-    manifest = json.loads(path.read_text())
-    del manifest["reader"]  # as written before the reader version existed
-    path.write_text(json.dumps(manifest))
-    with caplog.at_level("INFO", logger="qa.index"):
-        rebuilt = open_index(settings, embedder)
+    # as written before the reader version existed
+    rebuilt = _reopened_after(small_corpus, tmp_path, caplog, lambda m: m.pop("reader"))
     assert "document reading or chunking changed" in caplog.text
     assert rebuilt.manifest["reader"] == READER
     assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
@@ -172,14 +183,8 @@ def test_loaded_index_reads_chunks_and_vectors_from_its_files_on_demand(
 def test_index_of_an_older_format_is_rebuilt_with_the_reason_logged(
     small_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = _settings(small_corpus, tmp_path)
-    embedder = get_embedder(settings.model)
-    open_index(settings, embedder)
-    path = settings.index_dir / MANIFEST
-    manifest = json.loads(path.read_text())
-    path.write_text(json.dumps({**manifest, "format": 2}))  # an index written before format 3
-    with caplog.at_level("INFO", logger="qa.index"):
-        rebuilt = open_index(settings, embedder)
+    # an index written before format 3
+    rebuilt = _reopened_after(small_corpus, tmp_path, caplog, lambda m: m.update(format=2))
     assert "index format changed" in caplog.text
     assert rebuilt.manifest["format"] == 3
     assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
