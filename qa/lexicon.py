@@ -87,7 +87,7 @@ class Lexicon:
         lowered = word.lower()
         if self.uses(lowered):
             return True
-        return any(shares_stem(lowered, known) for known in self._by_initial.get(lowered[:1], []))
+        return shares_stem(lowered, self._by_initial.get(lowered[:1], []))
 
     def uses(self, word: str) -> bool:
         """The corpus uses this word or another with the same stem ('clean' for 'cleans')."""

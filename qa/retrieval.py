@@ -90,12 +90,14 @@ class Candidates:
     unindexed: float  # share of that weight on terms no indexed text has
     lexical_strength: float  # the best BM25 score over the question's total term weight
     searched: int  # how many chunks the candidates were chosen from
+    sentence_vectors: list[np.ndarray]  # each chunk's stored sentence vectors (float32)
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """The passages found for an analysed question, best first, and the question's vectors
-    and term weights, so that composing does not compute them again."""
+    """The passages found for an analysed question, best first, and the question's vectors,
+    its term weights and the passages' sentence vectors, so that composing does not compute
+    or read them again."""
 
     question: Question
     passages: list[Passage]
@@ -106,6 +108,7 @@ class Retrieval:
     unindexed: float
     lexical_strength: float
     passages_searched: int
+    sentence_vectors: list[np.ndarray]  # each passage's, one row per sentence in its order
 
 
 class Retriever:
@@ -164,10 +167,12 @@ class Retriever:
         features = np.zeros((len(ids), len(FEATURES)), dtype=np.float32)
         dense = self.index.chunk_vectors(ids) @ query_vector
         features[:, 0] = dense
-        features[:, 1] = [
-            float((vectors @ query_vector).max())
-            for vectors in self.index.sentence_vectors_of(ids.tolist())
-        ]
+        stored = self.index.sentence_vectors_of(ids.tolist())
+        sentence_vectors = [vectors.astype(np.float32) for vectors in stored]
+        counts = np.array([len(v) for v in sentence_vectors])
+        if len(ids):  # every chunk has a sentence: the best one's similarity
+            similarity = np.concatenate(sentence_vectors) @ query_vector
+            features[:, 1] = np.maximum.reduceat(similarity, np.cumsum(counts) - counts)
         top_lexical = float(lexical.max()) if lexical.size else 0.0
         if top_lexical > 0:
             features[:, 2] = lexical[ids] / top_lexical
@@ -202,7 +207,15 @@ class Retriever:
         strength = top_lexical / total if total else 0.0
         searched = len(self.index.catalog) if pool is None else int(pool.sum())
         return Candidates(
-            ids, features, query_vector, aspect_vector, term_weights, unindexed, strength, searched
+            ids,
+            features,
+            query_vector,
+            aspect_vector,
+            term_weights,
+            unindexed,
+            strength,
+            searched,
+            sentence_vectors,
         )
 
     def _pool(self, within: frozenset[str]) -> np.ndarray | None:
@@ -215,10 +228,10 @@ class Retriever:
 
     def _sentence_terms(self, chunk_id: int, tokens: list[str], idf: np.ndarray) -> float:
         """The largest idf-weighted share of ``tokens`` that one sentence of the chunk has."""
-        wanted = dict(zip(tokens, idf, strict=True))
+        weighted = dict(zip(tokens, idf.tolist(), strict=True)).items()
         return max(
             (
-                sum(wanted.get(t, 0.0) for t in sentence)
+                sum(w for t, w in weighted if t in sentence)
                 for sentence in self._sentence_tokens[chunk_id]
             ),
             default=0.0,
@@ -234,9 +247,9 @@ class Retriever:
             texts = [chunk.text[a - chunk.start : b - chunk.start] for a, b in chunk.sentences]
             self._sentence_tokens[chunk_id] = [frozenset(t) for t in tokenize(texts)]
 
-    def rank(self, candidates: Candidates, k: int) -> tuple[list[Passage], np.ndarray]:
-        """Stage 2: the ``k`` candidates most likely to hold the answer, best first, and the
-        rows of their candidate features (in the same order)."""
+    def rank(self, candidates: Candidates, k: int) -> tuple[list[Passage], np.ndarray, list[int]]:
+        """Stage 2: the ``k`` candidates most likely to hold the answer, best first, the rows
+        of their candidate features and their positions among the candidates (same order)."""
         logits = self.model.logit(candidates.features)
         probability = np.exp(logits - logits.max())
         probability /= probability.sum()
@@ -252,7 +265,7 @@ class Retriever:
             for chunk, i in zip(chunks, order, strict=True)
         ]
         rows = np.column_stack([candidates.features[order], logits[order]])
-        return passages, rows
+        return passages, rows, order.tolist()
 
     def search(
         self, question: Question, k: int = 10, within: frozenset[str] = frozenset()
@@ -260,7 +273,7 @@ class Retriever:
         """The ``k`` best passages for an analysed question, best first, with its vectors;
         searched only in the documents ``within`` when it names any (see ``candidates``)."""
         found = self.candidates(question, within)
-        passages, rows = self.rank(found, k)
+        passages, rows, order = self.rank(found, k)
         return Retrieval(
             question,
             passages,
@@ -271,6 +284,7 @@ class Retriever:
             found.unindexed,
             found.lexical_strength,
             found.searched,
+            [found.sentence_vectors[i] for i in order],
         )
 
     def retrieve(self, question: Question, k: int = 10) -> list[Passage]:
@@ -280,20 +294,6 @@ class Retriever:
     def tokenize(self, texts: list[str]) -> list[tuple[str, ...]]:
         """Texts as the lexical ranker sees them (stems without stop words)."""
         return tokenize(texts)
-
-    def sentence_vectors(self, sentences: list[tuple[Passage, int]]) -> np.ndarray:
-        """The stored vectors (float16, read as float32) of sentences given as (passage,
-        start of the sentence in it)."""
-        passages = {p.chunk_id: p for p, _ in sentences}
-        ids = list(passages)
-        by_start: dict[tuple[int, int], np.ndarray] = {}
-        for chunk_id, vectors in zip(ids, self.index.sentence_vectors_of(ids), strict=True):
-            for (start, _), vector in zip(passages[chunk_id].sentences, vectors, strict=True):
-                by_start[chunk_id, start] = vector
-        out = np.zeros((len(sentences), self.embedder.dimension), dtype=np.float32)
-        for row, (passage, start) in enumerate(sentences):
-            out[row] = by_start[passage.chunk_id, start]
-        return out
 
     def overlapping_text(self, spans: set[tuple[str, int, int]]) -> str:
         """The text of the chunks overlapping any (source, start, end) span, in index order."""

@@ -151,13 +151,16 @@ def term_hits(terms: tuple[str, ...], text: str) -> frozenset[int]:
     return frozenset(
         n
         for n, (term, stem) in enumerate(zip(terms, stems(list(terms)), strict=True))
-        if stem in present or any(shares_stem(term, word) for word in found)
+        if stem in present or shares_stem(term, found)
     )
 
 
-def coverage(terms: tuple[str, ...], text: str) -> float:
-    """Share of ``terms`` that occur in ``text`` (1.0 when there are no terms)."""
-    return len(term_hits(terms, text)) / len(terms) if terms else 1.0
+def coverage(terms: tuple[str, ...], parts: list[str]) -> float:
+    """Share of ``terms`` that occur in the text made of ``parts`` (1.0 when there are no
+    terms); each part's hits are kept, and parts recur (a section, the sentence before)."""
+    if not terms:
+        return 1.0
+    return len(frozenset().union(*(term_hits(terms, part) for part in parts))) / len(terms)
 
 
 def _sentences(passages: list[Passage]) -> list[Sentence]:
@@ -170,6 +173,21 @@ def _sentences(passages: list[Passage]) -> list[Sentence]:
                 text = passage.text[start - passage.start : end - passage.start]
                 found[key] = Sentence(passage, rank, start, end, text)
     return [found[key] for key in sorted(found)]
+
+
+def _vectors(sentences: list[Sentence], retrieval: Retrieval) -> np.ndarray:
+    """The stored vectors of sentences of the retrieved passages (read with the passages)."""
+    stored = {
+        (rank, start): vector
+        for rank, (passage, vectors) in enumerate(
+            zip(retrieval.passages, retrieval.sentence_vectors, strict=True), 1
+        )
+        for (start, _), vector in zip(passage.sentences, vectors, strict=True)
+    }
+    out = np.zeros((len(sentences), retrieval.query_vector.shape[0]), dtype=np.float32)
+    for row, sentence in enumerate(sentences):
+        out[row] = stored[sentence.passage_rank, sentence.start]
+    return out
 
 
 def _previous(sentences: list[Sentence]) -> list[int | None]:
@@ -201,10 +219,18 @@ def _context_chains(sentences: list[Sentence], previous: list[int | None]) -> li
 
 def time_fit(question: str, text: str) -> float:
     """+1 when a sentence is about the time asked (after/before), -1 for the opposite."""
-    asked, said = set(words(question)), set(words(text))
+    asked = _times_asked(question)
+    if not asked:
+        return 0.0
+    said = set(words(text))
     if any(a in asked and b in said and a not in said for a, b in _OPPOSITE_TIMES):
         return -1.0
     return 1.0 if any(t in asked and t in said for t in _TIMES) else 0.0
+
+
+@lru_cache(maxsize=1024)
+def _times_asked(question: str) -> frozenset[str]:
+    return frozenset(words(question)).intersection(_TIMES)
 
 
 def defines(subject: tuple[str, ...], text: str) -> bool:
@@ -227,7 +253,7 @@ def _shares(tokens: list[frozenset[str]], weights: dict[str, float]) -> np.ndarr
     total = sum(weights.values())
     if not total:
         return np.zeros(len(tokens))
-    return np.array([sum(weights.get(t, 0.0) for t in found) / total for found in tokens])
+    return np.array([sum(w for t, w in weights.items() if t in found) / total for found in tokens])
 
 
 def score(question: Question, retrieval: Retrieval, retriever: Retriever) -> Evidence | None:
@@ -253,7 +279,7 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
         " ".join([*(sentences[j].text for j in chain), s.text])
         for s, chain in zip(sentences, chains, strict=True)
     ]
-    own = retriever.sentence_vectors([(s.passage, s.start) for s in sentences])
+    own = _vectors(sentences, retrieval)
     similarity = own @ retrieval.query_vector
     for i, chain in enumerate(chains):
         if chain:  # with what it leans on: MiniLM mean-pools tokens, so the vector of the
@@ -292,8 +318,11 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
     features[:, 5] = _shares(sentence_tokens, weights)
     features[:, 6] = _shares(context_tokens, weights)
     features[:, 7] = [
-        coverage(question.subject, f"{c} {s.passage.section} {s.passage.title}")
-        for c, s in zip(in_context, sentences, strict=True)
+        coverage(
+            question.subject,
+            [*(sentences[j].text for j in chain), s.text, s.passage.section, s.passage.title],
+        )
+        for s, chain in zip(sentences, chains, strict=True)
     ]
     features[:, 8] = has_cue
     features[:, 9] = [

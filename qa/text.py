@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -55,13 +56,19 @@ def stems(tokens: list[str]) -> list[str]:
     return list(stemmer().stemWords(tokens))
 
 
-def shares_stem(term: str, word: str) -> bool:
-    """Loose morphological match: 'lost'~'loses', 'relieves'~'relief', 'grow'~'regrow'.
+def shares_stem(term: str, words: Iterable[str]) -> bool:
+    """Loose morphological match of ``term`` with any of ``words``: 'lost'~'loses',
+    'relieves'~'relief', 'grow'~'regrow'.
 
-    True when one word contains the other (both at least four letters) or they share a
-    prefix covering all but the last three letters of ``term`` (and at least three letters).
+    True for a word when one of the two contains the other (both at least four letters) or
+    they share a prefix covering all but the last three letters of ``term`` (and at least
+    three letters).
     """
-    if len(term) >= 4 and len(word) >= 4 and (term in word or word in term):
-        return True
-    size = max(3, len(term) - 3)
-    return len(term) >= 3 and word[:size] == term[:size]
+    if len(term) < 3:
+        return False
+    prefix = term[: max(3, len(term) - 3)]
+    long = len(term) >= 4
+    return any(
+        word.startswith(prefix) or (long and len(word) >= 4 and (term in word or word in term))
+        for word in words
+    )

@@ -174,7 +174,9 @@ def test_loaded_index_reads_chunks_and_vectors_from_its_files_on_demand(
     assert np.array_equal(loaded.chunk_vectors(ids), built.chunk_vectors(ids))
     served = loaded.sentence_vectors_of(ids.tolist())
     for chunk_id, vectors in zip(ids.tolist(), served, strict=True):
-        own = loaded.chunks.sentence_rows(chunk_id)
+        # sentence vectors are stored chunk after chunk, each chunk's in its sentence order
+        first = sum(len(chunk.sentences) for chunk in expected[:chunk_id])
+        own = range(first, first + len(expected[chunk_id].sentences))
         assert np.array_equal(vectors, loaded.sentence_vectors[own])
     with pytest.raises(IndexError):
         loaded.chunk_vectors(np.array([len(expected)]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.question import compared_of, focus_of, kind_of, without_pleasantries
+from qa.text import shares_stem
 
 
 @pytest.mark.parametrize(
@@ -58,3 +59,21 @@ def test_a_long_question_is_searched_on_its_first_line_and_what_it_asks() -> Non
 )  # fmt: skip
 def test_things_compared(question: str, things: tuple[str, ...]) -> None:
     assert compared_of(question) == things
+
+
+@pytest.mark.parametrize(
+    ("term", "words", "expected"),
+    [
+        ("lost", ["loses"], True),  # shared prefix of all but the last three letters
+        ("relieves", ["relief"], True),
+        ("grow", ["regrow"], True),  # one contains the other
+        ("regrow", ["the", "grow"], True),
+        ("nerve", ["never", "nurse"], False),
+        ("ox", ["ox"], False),  # too short to match loosely
+        ("cut", ["cutting"], True),
+        ("cut", ["acute"], False),  # containment needs four letters
+        ("pain", [], False),
+    ],
+)
+def test_loose_word_forms(term: str, words: list[str], expected: bool) -> None:
+    assert shares_stem(term, words) is expected

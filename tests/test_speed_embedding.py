@@ -16,6 +16,7 @@ from qa.config import DEFAULT_MODEL, PROJECT_ROOT, Settings
 from qa.embedding import Embedder, export_folder, get_embedder, resolve_model
 from qa.index import make_faiss, sentence_texts
 from qa.lexical import LexicalRanker
+from qa.question import analyse
 
 TEXTS = [
     "What is denervation?",
@@ -84,13 +85,10 @@ def test_composer_sentences_come_from_the_index(bot: Chatbot) -> None:
     texts = sentence_texts(index.chunks)
     assert len(texts) == index.manifest["n_sentences"] == len(index.sentence_vectors)
     stored = dict(zip(texts, index.sentence_vectors, strict=True))
-    pairs = [(p, a) for p in bot.retrieve("What is denervation?", k=3) for a, _ in p.sentences]
-    said = [
-        p.text[a - p.start : b - p.start]
-        for p in dict.fromkeys(p for p, _ in pairs)
-        for a, b in p.sentences
-    ]
-    served = bot.retriever.sentence_vectors(pairs)  # read from the store, not encoded
+    found = bot.retriever.search(analyse("What is denervation?", bot.lexicon), k=3)
+    said = [p.text[a - p.start : b - p.start] for p in found.passages for a, b in p.sentences]
+    served = np.concatenate(found.sentence_vectors)  # read from the store, not encoded
+    assert served.dtype == np.float32 and len(served) == len(said)
     assert np.array_equal(served, np.array([stored[t] for t in said], dtype=np.float32))
     fresh = bot.retriever.embedder.encode(said, cache=False)
     assert np.min(np.sum(fresh * served, axis=1)) > 0.999

@@ -155,10 +155,14 @@ class Chunks(Sequence[Chunk]):
             raise ValueError(f"{self._text.name} ends before byte {end}")
         return data
 
-    def sentence_rows(self, n: int) -> np.ndarray:
-        """The rows of chunk ``n``'s sentence vectors, in its sentence order."""
-        row = self._rows[n]
-        return np.asarray(self._spans[row[SPANS_FROM] : row[SPANS_TO], 2])
+    def sentence_rows(self, ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the sentence vectors of chunks ``ids`` (each chunk's in its sentence
+        order, one after the other) and how many each chunk has."""
+        rows = self._rows[np.asarray(ids, dtype=np.int64)]
+        first, last = rows[:, SPANS_FROM], rows[:, SPANS_TO]
+        counts = last - first
+        spans = np.repeat(last - np.cumsum(counts), counts) + np.arange(int(counts.sum()))
+        return np.asarray(self._spans[spans, 2]), counts
 
 
 class Index:
@@ -219,7 +223,11 @@ class Index:
         return self._vectors.rows(ids)
 
     def sentence_vectors_of(self, ids: Sequence[int]) -> list[np.ndarray]:
-        return [self._sentence_vectors.rows(self.chunks.sentence_rows(int(i))) for i in ids]
+        """Each chunk's sentence vectors, read together (one pread per run of rows)."""
+        if not len(ids):
+            return []
+        rows, counts = self.chunks.sentence_rows(ids)
+        return np.split(self._sentence_vectors.rows(rows), np.cumsum(counts[:-1]))
 
     def lexicon(self) -> Lexicon:
         return Lexicon.from_bytes(self._lexicon_blob)
