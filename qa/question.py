@@ -115,6 +115,7 @@ class Question:
     terms: tuple[str, ...]  # content words that evidence is matched on
     subject: tuple[str, ...]  # the terms that name what is asked about
     aspect: str  # the query without the document title it names: what is asked of it
+    # ('' when it names none: then all of the query is what is asked)
     compared: tuple[str, ...]  # for a comparison, the things compared
 
 
@@ -173,7 +174,10 @@ def without_particles(query: str) -> str:
 
 
 def aspect_of(query: str, topic: frozenset[str]) -> str:
-    """The words of ``query`` whose stems are not in ``topic``: what is asked about it."""
+    """The words of ``query`` whose stems are not in ``topic``: what is asked about it ('' for
+    no topic: the query itself is, and its vector serves without encoding it again)."""
+    if not topic:
+        return ""
     return " ".join(
         w for w in re.findall(r"[^\W_]+(?:['’-][^\W_]+)*", query) if not stem_set(w) & topic
     )
