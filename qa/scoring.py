@@ -237,16 +237,23 @@ def defines(subject: tuple[str, ...], text: str) -> bool:
     """Whether ``text`` defines a subject word: 'X is a ...', 'known as X', '... (X)',
     'X (cutting a nerve)'."""
     lowered = text.lower()
-    for word in map(re.escape, subject):
-        if re.search(rf"^(\w+ ){{0,3}}{word}\w* (is|are) (a|an|the)\b|\({word}\)", lowered):
-            return True
-        if re.search(rf"^(\w+ ){{0,3}}{word}\w* (refers to|means)\b", lowered):
-            return True
-        if re.search(rf"\b(known as|called) (\w+ ){{0,2}}{word}", lowered):
-            return True
-        if re.search(rf"\b{word}\w* \((?!\w+\))[^)]{{3,}}\)", lowered):  # 'X (what X is)'
-            return True
-    return False
+    return any(_definition_of(word).search(lowered) for word in subject)
+
+
+@lru_cache(maxsize=1024)
+def _definition_of(word: str) -> re.Pattern[str]:
+    """The ways of defining ``word`` that ``defines`` looks for, as one pattern."""
+    word = re.escape(word)
+    return re.compile(
+        "|".join(
+            [
+                rf"^(\w+ ){{0,3}}{word}\w* (is|are) (a|an|the)\b|\({word}\)",
+                rf"^(\w+ ){{0,3}}{word}\w* (refers to|means)\b",
+                rf"\b(known as|called) (\w+ ){{0,2}}{word}",
+                rf"\b{word}\w* \((?!\w+\))[^)]{{3,}}\)",  # 'X (what X is)'
+            ]
+        )
+    )
 
 
 def _shares(tokens: list[frozenset[str]], weights: dict[str, float]) -> np.ndarray:
