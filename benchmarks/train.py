@@ -372,11 +372,16 @@ def choose_rules(rows: list[Row], p: np.ndarray) -> abstain.Rules:
 
 def collect(kind: str, names: list[str], refresh: bool) -> list:
     """Training material of one kind for every corpus, cached under benchmarks/out/ by the
-    code and the models it was computed with."""
+    code, the models it was computed with and the questions of every dev corpus (a corpus is
+    also asked the others' questions)."""
     corpora = dev_corpora(names)
     depends = {"passage": [], "sentence": ["passage"], "answer": ["passage", "sentence"]}[kind]
     inputs = [learned.MODELS / f"{m}.json" for m in depends] + sorted((ROOT / "qa").glob("*.py"))
-    stamp = hashlib.sha256(b"".join(path.read_bytes() for path in inputs)).hexdigest()[:12]
+    asked = [q for c in dev_corpora() for q in (*c.questions, *c.refuse)]
+    questions = "\n".join(f"{q.half} {q.text} {q.golds} {q.after}" for q in asked).encode()
+    stamp = hashlib.sha256(b"".join(path.read_bytes() for path in inputs) + questions).hexdigest()[
+        :12
+    ]
     found: list = []
     for corpus in corpora:
         cache = OUT / f"{kind}-{corpus.name}-{stamp}.pickle"
