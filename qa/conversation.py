@@ -68,11 +68,12 @@ def next_topic(
     """The topic after answering ``reading`` with passages ``cited`` (their text) of the
     documents ``sources``: a follow-up keeps the subject and adds what was cited; a new
     subject that the documents answer starts a topic of its own (one they do not answer
-    leaves the conversation where it was)."""
+    leaves the conversation where it was, also at its start: 'Is it permanent?' after a
+    refused 'Can I drive after neurolysis?' has no subject to lean on)."""
     if reading.follow_up and topic is not None:
         evidence = f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}"
         return Topic(topic.subject, reading.query, evidence, topic.sources | sources)
-    if not reading.subject or (topic is not None and not sources):
+    if not reading.subject or not sources:
         return topic
     return Topic(grounded(reading.subject, cited), reading.query, cited, sources)
 
@@ -167,6 +168,11 @@ def _next_word(tokens: list[re.Match[str]], i: int) -> str:
     return tokens[i + 1][0].lower() if i + 1 < len(tokens) else ""
 
 
+def _one_letter_name(word: str) -> bool:
+    """'Q', 'C': a capital letter standing alone that is not a word ('I', 'A')."""
+    return len(word) == 1 and word.isupper() and word.lower() not in STOPWORDS
+
+
 def subject_phrase(text: str) -> str:
     """The longest run of subject words in ``text``, as written, joined across 'of', 'and',
     'for', ... ('What is (are) Anemia of Inflammation and Chronic Disease ?' -> 'Anemia of
@@ -182,7 +188,7 @@ def subject_phrase(text: str) -> str:
             run.append(i)
         elif run and word in _CONNECTORS and _next_word(tokens, i) in wanted:
             run.append(i)
-        elif token[0].isupper() and len(token[0]) == 1 and _next_word(tokens, i) in wanted:
+        elif _one_letter_name(token[0]) and _next_word(tokens, i) in wanted:
             run.append(i)  # 'Q fever', 'C difficile': a one-letter name opens the phrase
         elif run:
             runs.append(run)

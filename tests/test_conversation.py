@@ -32,6 +32,8 @@ def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
         "chemical neurolysis"
     )
     assert subject_phrase("How is it treated?") == ""
+    assert subject_phrase("What is Q fever?") == "Q fever"  # a one-letter name opens it
+    assert subject_phrase("Can I drive after neurolysis?") == "neurolysis"  # 'I' is no name
 
 
 def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
@@ -102,6 +104,13 @@ def test_a_new_subject_nobody_answers_is_tried_in_the_topic_and_keeps_it() -> No
 
 def test_the_first_question_has_no_topic_to_lean_on() -> None:
     assert read("How is it treated?", None) == Reading("How is it treated?", "", False)
+
+
+def test_a_refused_first_question_sets_no_topic(bot: Chatbot) -> None:
+    chat = bot.fork()
+    assert chat.ask("Can I drive after neurolysis?").abstained
+    assert chat.topic is None
+    assert chat.ask("Is it permanent?").query == "Is it permanent?"
 
 
 def test_the_same_conversation_gives_byte_identical_answers(bot: Chatbot) -> None:
