@@ -84,7 +84,7 @@ def grounded(subject: str, cited: str) -> str:
     'vesicular stomatitis virus spread across synapses') where the documents name the subject
     alone. ``subject`` itself when the cited text says no such opening of it."""
     tokens = [t[0] for t in _tokens(subject)]
-    for size in range(len(tokens) - 1, 1, -1):
+    for size in range(len(tokens), 1, -1):
         part = tokens[:size]
         if part[-1].lower() in _CONNECTORS:
             continue

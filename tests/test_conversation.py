@@ -69,6 +69,9 @@ def test_a_subject_is_the_part_of_the_phrase_the_documents_say() -> None:
     assert grounded("first COVID-19 case confirmed", "the first known case") == (
         "first COVID-19 case confirmed"  # one word of it is not a subject
     )
+    assert grounded("Central Pontine Myelinolysis", "Central pontine myelinolysis (CPM) is") == (
+        "Central Pontine Myelinolysis"  # said whole: kept whole
+    )
     reading = read("Why did Margaret Chan step down?", None)
     topic = next_topic(None, reading, cited, frozenset({"who.txt"}))
     assert topic is not None and topic.subject == "Margaret Chan"
