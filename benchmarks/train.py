@@ -375,13 +375,13 @@ def collect(kind: str, names: list[str], refresh: bool) -> list:
     code, the models it was computed with and the questions of every dev corpus (a corpus is
     also asked the others' questions)."""
     corpora = dev_corpora(names)
+    everything = dev_corpora()
     depends = {"passage": [], "sentence": ["passage"], "answer": ["passage", "sentence"]}[kind]
     inputs = [learned.MODELS / f"{m}.json" for m in depends] + sorted((ROOT / "qa").glob("*.py"))
-    asked = [q for c in dev_corpora() for q in (*c.questions, *c.refuse)]
+    asked = [q for c in everything for q in (*c.questions, *c.refuse)]
     questions = "\n".join(f"{q.half} {q.text} {q.golds} {q.after}" for q in asked).encode()
-    stamp = hashlib.sha256(b"".join(path.read_bytes() for path in inputs) + questions).hexdigest()[
-        :12
-    ]
+    digest = hashlib.sha256(b"".join(path.read_bytes() for path in inputs) + questions)
+    stamp = digest.hexdigest()[:12]
     found: list = []
     for corpus in corpora:
         cache = OUT / f"{kind}-{corpus.name}-{stamp}.pickle"
@@ -398,7 +398,7 @@ def collect(kind: str, names: list[str], refresh: bool) -> list:
         else:
             others = [
                 q
-                for other in dev_corpora()
+                for other in everything
                 if other.folder != corpus.folder and not other.index_of
                 for q in spread([q for q in other.questions if not q.after], FOREIGN)
             ]

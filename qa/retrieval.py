@@ -168,10 +168,15 @@ class Retriever:
         dense = self.index.chunk_vectors(ids) @ query_vector
         features[:, 0] = dense
         stored = self.index.sentence_vectors_of(ids.tolist())
-        sentence_vectors = [vectors.astype(np.float32) for vectors in stored]
-        counts = np.array([len(v) for v in sentence_vectors])
+        counts = np.array([len(v) for v in stored], dtype=np.int64)
+        every_sentence = (
+            np.concatenate(stored).astype(np.float32)
+            if stored
+            else np.zeros((0, len(query_vector)), dtype=np.float32)
+        )
+        sentence_vectors = np.split(every_sentence, np.cumsum(counts[:-1]))
         if len(ids):  # every chunk has a sentence: the best one's similarity
-            similarity = np.concatenate(sentence_vectors) @ query_vector
+            similarity = every_sentence @ query_vector
             features[:, 1] = np.maximum.reduceat(similarity, np.cumsum(counts) - counts)
         top_lexical = float(lexical.max()) if lexical.size else 0.0
         if top_lexical > 0:
@@ -189,7 +194,8 @@ class Retriever:
             idf = idf / idf.sum()
             features[:, 7] = self.lexical.contains(tokens, ids) @ idf
             self._tokenise_sentences(ids.tolist())
-            features[:, 8] = [self._sentence_terms(int(i), tokens, idf) for i in ids]
+            weighted = list(zip(tokens, idf.tolist(), strict=True))  # tokens are distinct
+            features[:, 8] = [self._sentence_terms(int(i), weighted) for i in ids]
         asked = stem_set(question.words_query)
         features[:, 9] = [coverage(self._title_stems[t], asked) for t in self._title_of[ids]]
         headings = self._heading_of[ids]
@@ -226,9 +232,9 @@ class Retriever:
         rows = [self._source_row[s] for s in within if s in self._source_row]
         return np.isin(self._document_of, rows) if rows else None
 
-    def _sentence_terms(self, chunk_id: int, tokens: list[str], idf: np.ndarray) -> float:
-        """The largest idf-weighted share of ``tokens`` that one sentence of the chunk has."""
-        weighted = dict(zip(tokens, idf.tolist(), strict=True)).items()
+    def _sentence_terms(self, chunk_id: int, weighted: list[tuple[str, float]]) -> float:
+        """The largest share of the (term, weight) pairs ``weighted`` that one sentence of the
+        chunk has."""
         return max(
             (
                 sum(w for t, w in weighted if t in sentence)
