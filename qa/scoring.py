@@ -150,9 +150,15 @@ def term_hits(terms: tuple[str, ...], text: str) -> frozenset[int]:
     found, present = _forms(text)
     return frozenset(
         n
-        for n, (term, stem) in enumerate(zip(terms, stems(list(terms)), strict=True))
+        for n, (term, stem) in enumerate(_stemmed(terms))
         if stem in present or shares_stem(term, found)
     )
+
+
+@lru_cache(maxsize=1024)
+def _stemmed(terms: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Each term with its stem (a question's terms are matched against many texts)."""
+    return tuple(zip(terms, stems(list(terms)), strict=True))
 
 
 def coverage(terms: tuple[str, ...], parts: list[str]) -> float:
@@ -233,11 +239,19 @@ def _times_asked(question: str) -> frozenset[str]:
     return frozenset(words(question)).intersection(_TIMES)
 
 
+@lru_cache(maxsize=50_000)
+def says_cue(kind: str, text: str, section: str) -> bool:
+    """Whether a sentence (read in its section) says the kind of thing asked (CUES); the
+    same sentences come back for many questions."""
+    cue = CUES.get(kind)
+    return bool(cue and cue.search(f"{text} {section}"))
+
+
 def defines(subject: tuple[str, ...], text: str) -> bool:
     """Whether ``text`` defines a subject word: 'X is a ...', 'known as X', '... (X)',
-    'X (cutting a nerve)'."""
+    'X (cutting a nerve)'. Every way names the word, so a text without it is not searched."""
     lowered = text.lower()
-    return any(_definition_of(word).search(lowered) for word in subject)
+    return any(word in lowered and _definition_of(word).search(lowered) for word in subject)
 
 
 @lru_cache(maxsize=1024)
@@ -308,9 +322,8 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
             ]
         )
     ]
-    cue = CUES.get(question.kind)
     has_cue = [
-        bool(cue and cue.search(f"{text} {s.passage.section}"))
+        says_cue(question.kind, text, s.passage.section)
         for text, s in zip(in_context, sentences, strict=True)
     ]
     order = np.argsort(-similarity, kind="stable")

@@ -62,13 +62,25 @@ def shares_stem(term: str, words: Iterable[str]) -> bool:
 
     True for a word when one of the two contains the other (both at least four letters) or
     they share a prefix covering all but the last three letters of ``term`` (and at least
-    three letters).
+    three letters). The words are searched as one joined string (a frozenset's is kept, as
+    a sentence's words are matched against every term of a question).
     """
     if len(term) < 3:
         return False
-    prefix = term[: max(3, len(term) - 3)]
-    long = len(term) >= 4
-    return any(
-        word.startswith(prefix) or (long and len(word) >= 4 and (term in word or word in term))
-        for word in words
-    )
+    found = words if isinstance(words, frozenset) else frozenset(words)
+    joined = _joined(found)
+    if f" {term[: max(3, len(term) - 3)]}" in joined:
+        return True
+    return len(term) >= 4 and (term in joined or not found.isdisjoint(_inner_words(term)))
+
+
+@lru_cache(maxsize=50_000)
+def _joined(words: frozenset[str]) -> str:
+    """The words after one space each: ' w' in it finds a word that starts with w."""
+    return "".join(f" {word}" for word in sorted(words))
+
+
+@lru_cache(maxsize=50_000)
+def _inner_words(term: str) -> frozenset[str]:
+    """The parts of ``term`` of at least four letters, ``term`` included."""
+    return frozenset(term[i:j] for i in range(len(term)) for j in range(i + 4, len(term) + 1))
