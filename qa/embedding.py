@@ -19,6 +19,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -113,6 +114,11 @@ def optimise_graph(folder: Path) -> None:
         str(folder / "model.onnx"), session_options(target), providers=["CPUExecutionProvider"]
     )
     os.replace(target, folder / "model.onnx")
+
+
+# How byte-level BPE ('Ġ') and SentencePiece ('▁') vocabularies mark a token that starts a
+# word; WordPiece marks the others instead ('##').
+_WORD_START = ("\u0120", "\u2581")
 
 
 class OnnxEncoder:
@@ -284,6 +290,19 @@ class Embedder:
         log.info(
             "exported %s to ONNX in %s (%.1fs)", self.name, folder, time.perf_counter() - began
         )
+
+    @cached_property
+    def whole_words(self) -> frozenset[str]:
+        """The lower-case words the model's tokenizer holds whole (its vocabulary without
+        sub-word pieces): ordinary words of the language, known without any corpus."""
+        path = Path(self.path) / "tokenizer.json"
+        if not path.is_file():
+            return frozenset()
+        from tokenizers import Tokenizer
+
+        vocabulary = Tokenizer.from_file(str(path)).get_vocab()
+        marked = [t[1:] for t in vocabulary if t[:1] in _WORD_START]  # BPE, SentencePiece
+        return frozenset(t.lower() for t in marked or vocabulary if t.isalpha())
 
     def forget_recent(self) -> None:
         """Drop the recently encoded texts: benchmarks time uncached questions with this."""

@@ -7,6 +7,7 @@ uses a word at all, and reads 'RFA' as 'radiofrequency ablation' where a documen
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Iterable
@@ -46,6 +47,7 @@ class Lexicon:
     def _setup(
         self, by_initial: dict[str, list[str]], acronyms: dict[str, str], titles: Iterable[str]
     ) -> None:
+        self._language: frozenset[str] = frozenset()
         self.acronyms = acronyms
         self._by_initial = by_initial
         self._known = {w for group in by_initial.values() for w in group} | set(acronyms)
@@ -68,6 +70,13 @@ class Lexicon:
         data = json.loads(blob)
         lexicon = cls.__new__(cls)
         lexicon._setup(data["by_initial"], data["acronyms"], data["titles"])
+        return lexicon
+
+    def knowing(self, language: frozenset[str]) -> Lexicon:
+        """This vocabulary, told the ordinary words of the language (lower case): those are
+        never corrected into a corpus word, as 'decides' is not a misspelt 'decades'."""
+        lexicon = copy.copy(self)
+        lexicon._language = language
         return lexicon
 
     def named_title(self, text: str) -> frozenset[str]:
@@ -95,9 +104,12 @@ class Lexicon:
         return lowered in self._known or stems([lowered])[0] in self._known_stems
 
     def correct_word(self, word: str) -> str:
-        """``word`` itself when known or short, else its closest corpus word (if close)."""
+        """``word`` itself when short, a word of the language or the corpus's own, else its
+        closest corpus word (if close)."""
         lowered = word.lower()
-        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or self.uses(lowered):
+        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or lowered in self._language:
+            return word
+        if self.uses(lowered):
             return word
         from rapidfuzz import fuzz, process
 

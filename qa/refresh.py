@@ -34,7 +34,8 @@ class View:
 
     @classmethod
     def of(cls, retriever: Retriever) -> View:
-        return cls(retriever, retriever.index.lexicon())
+        lexicon = retriever.index.lexicon().knowing(retriever.embedder.whole_words)
+        return cls(retriever, lexicon)
 
 
 class LiveIndex:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from qa.chat import Chatbot
 from qa.question import compared_of, focus_of, kind_of, without_pleasantries
 from qa.text import shares_stem
 
@@ -77,3 +78,12 @@ def test_things_compared(question: str, things: tuple[str, ...]) -> None:
 )
 def test_loose_word_forms(term: str, words: list[str], expected: bool) -> None:
     assert shares_stem(term, words) is expected
+
+
+def test_a_word_of_the_language_is_not_corrected_into_a_corpus_word(bot: Chatbot) -> None:
+    """Spelling tolerance is for misspelt words: 'heart' is not a misspelt 'heat' (a word of
+    the seed corpus) even though the corpus never says 'heart'."""
+    heart = "What are the symptoms of a heart attack?"
+    assert bot.retriever.index.lexicon().correct(heart) == heart.replace("heart", "heat")
+    assert bot.lexicon.correct(heart) == heart  # the model's vocabulary knows 'heart'
+    assert bot.lexicon.correct("Is reinervation slow?") == "Is reinnervation slow?"
