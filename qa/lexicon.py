@@ -123,8 +123,13 @@ class Lexicon:
         return _TOKEN.sub(lambda m: self.correct_word(m.group(0)), text)
 
     def expand(self, text: str) -> str:
-        """``text`` followed by the long forms of the corpus acronyms it uses."""
-        found = [self.acronyms[w] for w in dict.fromkeys(words(text)) if w in self.acronyms]
+        """``text`` followed by the long forms of the corpus acronyms it uses, written as
+        acronyms are (two capitals or more: 'RFA', 'HCoV'; not the word 'is' where a
+        document defines 'IS')."""
+        used = dict.fromkeys(
+            w.lower() for w in _TOKEN.findall(text) if sum(c.isupper() for c in w) >= 2
+        )
+        found = [self.acronyms[w] for w in used if w in self.acronyms]
         return f"{text} ({'; '.join(found)})" if found else text
 
 

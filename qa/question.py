@@ -108,7 +108,8 @@ class Question:
     text: str  # as typed (cleaned)
     query: str  # follow-up completed, greetings dropped, spelling corrected
     words_query: str  # the query as words are matched: without the particle of a phrasal
-    # verb ('grow back', 'give up'), which would match the noun ('back pain')
+    # verb ('grow back', 'give up'), which would match the noun ('back pain'), and with the
+    # long form of each acronym it uses that the corpus defines ('RFA')
     focus: str  # for long questions: the first line and the asking sentences; else the query
     kind: str  # definition, cause, risk, ..., 'yesno' or 'other'
     yes_no: bool  # opens with a verb: the answer quotes the evidence, never a bare yes/no
@@ -191,7 +192,7 @@ def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:
     return Question(
         text=text,
         query=query,
-        words_query=without_particles(query),
+        words_query=lexicon.expand(without_particles(query)),
         focus=focus_of(query),
         kind=kind_of(query),
         yes_no=bool(_YES_NO.match(query.strip())),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.chat import Chatbot
-from qa.question import compared_of, focus_of, kind_of, without_pleasantries
+from qa.question import analyse, compared_of, focus_of, kind_of, without_pleasantries
 from qa.text import shares_stem
 
 
@@ -87,3 +87,13 @@ def test_a_word_of_the_language_is_not_corrected_into_a_corpus_word(bot: Chatbot
     assert bot.retriever.index.lexicon().correct(heart) == heart.replace("heart", "heat")
     assert bot.lexicon.correct(heart) == heart  # the model's vocabulary knows 'heart'
     assert bot.lexicon.correct("Is reinervation slow?") == "Is reinnervation slow?"
+
+
+def test_an_acronym_is_matched_with_the_long_form_the_corpus_defines(bot: Chatbot) -> None:
+    """The denervation article defines 'radiofrequency ablation (RFA)': a question that says
+    RFA is matched on both; a lower-case word that spells an acronym is not one."""
+    asked = analyse("How long does RFA relief last?", bot.lexicon)
+    assert asked.words_query == "How long does RFA relief last? (radiofrequency ablation)"
+    assert asked.query == "How long does RFA relief last?"  # read as asked
+    plain = analyse("Is the rfa of it a als?", bot.lexicon)
+    assert plain.words_query == "Is the rfa of it a als?"
