@@ -34,7 +34,11 @@ DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add not
 # A sentence that only names something ("... known as X.") is explained by the next one;
 # a sentence that gives examples completes the one before it.
 _NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$", re.I)
-_ANNOUNCES = re.compile(r"\b(several|various|many|a number of|following)\b[^.;]*[.:]$", re.I)
+# An announcement ends on what it announces: 'from several origins.', 'the following:';
+# 'relief that can last for several months or longer.' says how long.
+_ANNOUNCES = re.compile(
+    r"\b(several|various|many|a number of)( \w+){1,2}[.:]$|\bfollowing\b[^.;]*[.:]$|:$", re.I
+)
 _EXAMPLES = re.compile(r"\b(for example|an example|such as|e\.g\.|include|including)\b", re.I)
 
 
