@@ -117,3 +117,25 @@ def test_bm25_survives_a_round_trip_through_bytes() -> None:
         assert np.array_equal(loaded.scores(query), ranker.scores(query))
     assert loaded.scores("descaling kettles").argmax() in (0, 2)
     assert not loaded.scores("the and of").any()
+
+
+def test_short_texts_are_not_padded_to_the_width_of_a_long_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sentence and two words run as two forward passes: padded to the sentence's width,
+    the words would cost more than a pass of their own (index builds mix chunks and their
+    sentences, answers a sentence and the question's unknown words)."""
+    fast = get_embedder(DEFAULT_MODEL)
+    assert fast._onnx is not None
+    encoder, run = fast._onnx, fast._onnx.run
+    passes: list[list[int]] = []
+
+    def counted(ids: list[list[int]]) -> np.ndarray:
+        passes.append([len(row) for row in ids])
+        return run(ids)
+
+    monkeypatch.setattr(encoder, "run", counted)
+    vectors = fast.encode([TEXTS[2], "nerve", "pain"], cache=False)
+    assert passes == [[len(encoder.token_ids([TEXTS[2]])[0])], [3, 3]]
+    alone = np.vstack([fast.encode([text], cache=False) for text in (TEXTS[2], "nerve", "pain")])
+    assert np.min(np.sum(vectors * alone, axis=1)) > 0.9999
