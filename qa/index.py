@@ -28,6 +28,7 @@ from qa.documents import (
 )
 from qa.embedding import Embedder
 from qa.lexical import LexicalRanker
+from qa.lexicon import VERSION as LEXICON_VERSION
 from qa.logs import Stopwatch
 from qa.readers import keeps_text
 from qa.stores import open_backend
@@ -93,6 +94,8 @@ def stale_reason(manifest: dict[str, Any] | None, root: Path, settings: Settings
         return reason
     if manifest.get("corpus") != str(root):
         return "corpus folder changed"
+    if manifest.get("lexicon") != LEXICON_VERSION:
+        return "vocabulary format changed"
     old = {name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}
     new = corpus_fingerprint(root, manifest.get("files"))
     if old != new:
@@ -233,6 +236,7 @@ def build_index(
         "dimension": int(vectors.shape[1]),
         "chunking": settings.chunking_key(),
         "reader": READER,
+        "lexicon": LEXICON_VERSION,
         "corpus": str(root),
         "files": files,
         "n_chunks": len(chunks),

@@ -16,6 +16,9 @@ from qa.lexical import stem_set
 from qa.text import STOPWORDS, shares_stem, stems, words
 
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
+# Version of what the vocabulary holds, kept in the index manifest: an index whose vocabulary
+# is older is rebuilt (reusing its vectors). 2: words with digits or hyphens are known.
+VERSION = 2
 MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
@@ -33,24 +36,35 @@ class Lexicon:
 
     def __init__(self, texts: Iterable[str], titles: Iterable[str] = ()) -> None:
         vocabulary: dict[str, set[str]] = {}
+        forms: set[str] = set()
         acronyms: dict[str, str] = {}
         for text in texts:
             for word in words(text):
-                if len(word) >= MIN_LENGTH and word not in STOPWORDS and word.isalpha():
+                if word in STOPWORDS or len(word) < MIN_LENGTH:
+                    continue
+                if word.isalpha():
                     vocabulary.setdefault(word[0], set()).add(word)
+                else:
+                    forms.add(word)
             for long_form, short in _DEFINED_ACRONYM.findall(text):
                 expansion = _expansion(long_form.split(), short)
                 if expansion:
                     acronyms.setdefault(short.lower(), expansion)
-        self._setup({k: sorted(v) for k, v in vocabulary.items()}, acronyms, titles)
+        self._setup({k: sorted(v) for k, v in vocabulary.items()}, acronyms, titles, sorted(forms))
 
     def _setup(
-        self, by_initial: dict[str, list[str]], acronyms: dict[str, str], titles: Iterable[str]
+        self,
+        by_initial: dict[str, list[str]],
+        acronyms: dict[str, str],
+        titles: Iterable[str],
+        forms: list[str],
     ) -> None:
         self._language: frozenset[str] = frozenset()
         self.acronyms = acronyms
-        self._by_initial = by_initial
+        self._by_initial = by_initial  # the words spelling corrections may turn into
+        self._forms = forms  # words with digits, hyphens or apostrophes: 'covid-19', 'hbov1'
         self._known = {w for group in by_initial.values() for w in group} | set(acronyms)
+        self._known |= set(forms)
         self._known_stems = set(stems(sorted(self._known)))
         self._title_names = sorted(set(titles))
         self._titles: dict[str, list[frozenset[str]]] = {}  # stem -> stem sets of titles
@@ -61,7 +75,7 @@ class Lexicon:
 
     def to_bytes(self) -> bytes:
         """The vocabulary as JSON, for a store that keeps it beside the index."""
-        parts = {"by_initial": self._by_initial, "acronyms": self.acronyms}
+        parts = {"by_initial": self._by_initial, "acronyms": self.acronyms, "forms": self._forms}
         return json.dumps({**parts, "titles": self._title_names}, ensure_ascii=False).encode()
 
     @classmethod
@@ -69,7 +83,7 @@ class Lexicon:
         """The Lexicon ``to_bytes`` wrote."""
         data = json.loads(blob)
         lexicon = cls.__new__(cls)
-        lexicon._setup(data["by_initial"], data["acronyms"], data["titles"])
+        lexicon._setup(data["by_initial"], data["acronyms"], data["titles"], data.get("forms", []))
         return lexicon
 
     def knowing(self, language: frozenset[str]) -> Lexicon:

@@ -13,6 +13,8 @@ import pytest
 from qa.config import Settings
 from qa.embedding import get_embedder
 from qa.index import MANIFEST, READER, open_index
+from qa.lexicon import VERSION as LEXICON_VERSION
+from qa.lexicon import Lexicon
 from qa.stores.base import IndexStore
 
 
@@ -135,6 +137,29 @@ def test_index_from_older_reading_code_is_rebuilt(
     assert "document reading or chunking changed" in caplog.text
     assert rebuilt.manifest["reader"] == READER
     assert rebuilt.manifest["embedded_last_build"] == rebuilt.manifest["n_chunks"]
+
+
+def test_index_with_an_older_vocabulary_is_rebuilt_reusing_its_vectors(
+    small_corpus: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rebuilt = _reopened_after(small_corpus, tmp_path, caplog, lambda m: m.pop("lexicon"))
+    assert "vocabulary format changed" in caplog.text
+    assert rebuilt.manifest["lexicon"] == LEXICON_VERSION
+    assert rebuilt.manifest["embedded_last_build"] == 0  # nothing embedded again
+
+
+def test_words_with_digits_or_hyphens_are_the_corpus_own() -> None:
+    """'COVID-19', 'HBoV1' and 'Wernicke-Korsakoff' are words the corpus uses: a question
+    about them does not ask about something the documents lack. A vocabulary stored before
+    it kept them still loads."""
+    text = "COVID-19 and HBoV1 infections; Wernicke-Korsakoff syndrome is rare."
+    lexicon = Lexicon([text])
+    assert all(lexicon.uses(w) for w in ("covid-19", "hbov1", "wernicke-korsakoff", "rare"))
+    assert not lexicon.uses("covid-20")
+    assert Lexicon.from_bytes(lexicon.to_bytes()).uses("hbov1")
+    older = json.loads(lexicon.to_bytes())
+    del older["forms"]
+    assert not Lexicon.from_bytes(json.dumps(older).encode()).uses("hbov1")
 
 
 def test_missing_corpus_folder_says_what_to_do(tmp_path: Path) -> None:
