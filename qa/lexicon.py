@@ -121,9 +121,8 @@ class Lexicon:
         """``word`` itself when short, a word of the language or the corpus's own, else its
         closest corpus word (if close)."""
         lowered = word.lower()
-        if len(lowered) < MIN_LENGTH or lowered in STOPWORDS or lowered in self._language:
-            return word
-        if self.uses(lowered):
+        ordinary = lowered in STOPWORDS or lowered in self._language
+        if len(lowered) < MIN_LENGTH or ordinary or self.uses(lowered):
             return word
         from rapidfuzz import fuzz, process
 
