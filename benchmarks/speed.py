@@ -103,7 +103,7 @@ print(json.dumps({"cold": cold, "cold_cpu": cold_cpu, "rss_mb": peak,
 
 def seed_questions() -> list[str]:
     """SEED_QUESTIONS, then every other standalone canned question of tests/canned (not the
-    follow-ups, which need their conversation), each once: warm timings over ~130 questions
+    follow-ups, which need their conversation), each once: warm timings over ~115 questions
     instead of 12."""
     from qa.canned import load_cases
 
