@@ -309,12 +309,15 @@ class Embedder:
     def whole_words(self) -> frozenset[str]:
         """The lower-case words the model's tokenizer holds whole (its vocabulary without
         sub-word pieces): ordinary words of the language, known without any corpus."""
-        path = Path(self.path) / "tokenizer.json"
-        if not path.is_file():
-            return frozenset()
-        from tokenizers import Tokenizer
+        if self._onnx is not None:  # already loaded (a copy of the model's tokenizer.json)
+            vocabulary = self._onnx.tokenizer.get_vocab()
+        else:
+            path = Path(self.path) / "tokenizer.json"
+            if not path.is_file():
+                return frozenset()
+            from tokenizers import Tokenizer
 
-        vocabulary = Tokenizer.from_file(str(path)).get_vocab()
+            vocabulary = Tokenizer.from_file(str(path)).get_vocab()
         marked = [t[1:] for t in vocabulary if t[:1] in _WORD_START]  # BPE, SentencePiece
         return frozenset(t.lower() for t in marked or vocabulary if t.isalpha())
 

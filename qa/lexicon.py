@@ -62,6 +62,7 @@ class Lexicon:
         self._language: frozenset[str] = frozenset()
         self.acronyms = acronyms
         self._by_initial = by_initial  # the words spelling corrections may turn into
+        self._initial_sets = {k: frozenset(v) for k, v in by_initial.items()}  # for knows()
         self._forms = forms  # words with digits, hyphens or apostrophes: 'covid-19', 'hbov1'
         self._known = {w for group in by_initial.values() for w in group} | set(acronyms)
         self._known |= set(forms)
@@ -110,7 +111,7 @@ class Lexicon:
         lowered = word.lower()
         if self.uses(lowered):
             return True
-        return shares_stem(lowered, self._by_initial.get(lowered[:1], []))
+        return shares_stem(lowered, self._initial_sets.get(lowered[:1], frozenset()))
 
     def uses(self, word: str) -> bool:
         """The corpus uses this word or another with the same stem ('clean' for 'cleans')."""
