@@ -22,8 +22,14 @@ VERSION = 2
 MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
-# 'radiofrequency ablation (RFA)': up to six words, then an upper-case short form in brackets.
-_DEFINED_ACRONYM = re.compile(r"((?:[\w’'-]+[\s-]+){1,6})\(([A-Z][A-Za-z]{1,7})\)")
+# 'radiofrequency ablation (RFA)': an upper-case short form in brackets after a space, and the
+# (up to six) words right before it, read backwards from the bracket: a pattern that matched
+# the words and the bracket together backtracked exponentially over runs of dashes (the rule
+# lines of a Markdown table) and never finished.
+_SHORT_FORM = re.compile(r"(?<=[\s-])\(([A-Z][A-Za-z]{1,7})\)")
+_LONG_FORM_REVERSED = re.compile(r"[\w’'\s-]*")  # words, spaces and dashes
+LONG_FORM_WORDS = 6
+LONG_FORM_CHARS = 200  # how far back the words of a long form are looked for
 
 
 class Lexicon:
@@ -46,8 +52,8 @@ class Lexicon:
                     vocabulary.setdefault(word[0], set()).add(word)
                 else:
                     forms.add(word)
-            for long_form, short in _DEFINED_ACRONYM.findall(text):
-                expansion = _expansion(long_form.split(), short)
+            for short, long_form in defined_acronyms(text):
+                expansion = _expansion(long_form, short)
                 if expansion:
                     acronyms.setdefault(short.lower(), expansion)
         self._setup({k: sorted(v) for k, v in vocabulary.items()}, acronyms, titles, sorted(forms))
@@ -145,6 +151,18 @@ class Lexicon:
         )
         found = [self.acronyms[w] for w in used if w in self.acronyms]
         return f"{text} ({'; '.join(found)})" if found else text
+
+
+def defined_acronyms(text: str) -> list[tuple[str, list[str]]]:
+    """Each short form in brackets in ``text`` ('(RFA)') with the words right before it, the
+    candidates for its long form; linear in the length of the text."""
+    found = []
+    for match in _SHORT_FORM.finditer(text):
+        before = text[max(0, match.start() - LONG_FORM_CHARS) : match.start()][::-1]
+        run = _LONG_FORM_REVERSED.match(before)
+        words_before = run.group()[::-1].split() if run else []
+        found.append((match.group(1), words_before[-LONG_FORM_WORDS:]))
+    return found
 
 
 def _expansion(candidates: list[str], short: str) -> str:

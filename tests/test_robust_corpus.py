@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -291,3 +293,33 @@ def test_hidden_files_and_other_suffixes_are_ignored(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.txt")  # reading it would block forever
     (tmp_path / "real.md").write_text(NERVES, encoding="utf-8")
     assert [p.name for p in corpus_files(tmp_path)] == ["real.md"]
+
+
+def test_markdown_table_is_indexed_in_seconds_and_answers(tmp_path: Path) -> None:
+    """The rule line of a Markdown table (runs of dashes between pipes) once sent the acronym
+    reading into exponential backtracking: `qa build` never finished. A real build in its own
+    process (a hang fails the timeout instead of stalling the suite), then a question."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    rule = "| " + " | ".join("-" * width for width in (16, 35, 47, 36)) + " |"
+    (corpus / "support.md").write_text(
+        "# Supported platforms\n\n"
+        "| Operating system | Architectures | Versions | Notes |\n"
+        f"{rule}\n"
+        "| GNU/Linux | x64, arm64 | kernel >= 4.18 | glibc >= 2.28 |\n\n"
+        "## Long-term support (LTS)\n\n"
+        "A long-term support (LTS) release receives security fixes for thirty months.\n",
+        encoding="utf-8",
+    )
+    script = Path(sys.executable).with_name("qa")
+    options = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    build = subprocess.run(
+        [str(script), "build", *options], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert build.returncode == 0, build.stderr
+    bot = Chatbot.from_corpus(corpus, tmp_path / "index")
+    assert bot.lexicon.acronyms == {"lts": "Long-term support"}
+    answer = bot.ask("How long does an LTS release get security fixes?")
+    assert not answer.abstained and "thirty months" in answer.text
+    assert answer.citations[0].source == "support.md"
