@@ -78,6 +78,13 @@ class Answer:
         return {**asdict(self), "citations": [c.to_dict() for c in self.citations]}
 
 
+def shown(quote: str) -> str:
+    """A quote as the answer's text says it: its words as the file has them, with the line
+    breaks and runs of spaces of hard-wrapped or justified text (man pages, plain-text notes)
+    read as single spaces; the citation keeps the exact span."""
+    return " ".join(quote.split())
+
+
 def not_covered(question: Question, confidence: float) -> Answer:
     """The abstention: the documents do not answer; nothing is cited."""
     return Answer(
@@ -122,7 +129,7 @@ def compose(
         for n, q in enumerate(quoted, 1)
     ]
     parts = [YES_NO_LEAD_IN] if question.yes_no else []
-    parts += [f"{c.quote} [{c.n}]" for c in citations]
+    parts += [f"{shown(c.quote)} [{c.n}]" for c in citations]
     return Answer(
         question.text,
         " ".join(parts),
@@ -183,7 +190,7 @@ def comparison(question: Question, parts: list[tuple[str, Answer]]) -> Answer:
         quoted = []
         for c in own:
             citations.append(replace(c, n=len(citations) + 1))
-            quoted.append(f"{c.quote} [{len(citations)}]")
+            quoted.append(f"{shown(c.quote)} [{len(citations)}]")
         texts.append(f"{label}: {' '.join(quoted)}")
     answered = [answer.confidence for _, answer in parts if not answer.abstained]
     return Answer(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa import Answer, Chatbot, ask
+from qa.compose import shown
 from tests.conftest import SEED_CORPUS
 
 
@@ -20,7 +21,7 @@ def test_ask_returns_cited_sentences_from_the_corpus() -> None:
     for citation in answer.citations:
         assert citation.quote == _file_text(citation.source)[citation.start : citation.end]
         assert f"[{citation.n}]" in answer.text
-        assert citation.quote in answer.text  # never a word that is not in a cited sentence
+        assert shown(citation.quote) in answer.text  # no word that is not in a cited sentence
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
 
 

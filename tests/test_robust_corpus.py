@@ -323,3 +323,25 @@ def test_markdown_table_is_indexed_in_seconds_and_answers(tmp_path: Path) -> Non
     answer = bot.ask("How long does an LTS release get security fixes?")
     assert not answer.abstained and "thirty months" in answer.text
     assert answer.citations[0].source == "support.md"
+
+
+def test_hard_wrapped_justified_text_is_answered_in_single_spaces(tmp_path: Path) -> None:
+    """A man page or a plain-text note wraps and justifies its lines: the answer reads its
+    words with single spaces, while the citation still quotes the exact span of the file."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    text = (
+        "Kettle Manual\n\n"
+        "Descaling\n\n"
+        "       Descale  the  kettle  every  four  weeks  with  white  vinegar\n"
+        "       and  water,  then  boil  it  twice  with  clean  water.\n"
+    )
+    (corpus / "kettle.txt").write_text(text, encoding="utf-8")
+    answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
+        "How often should I descale the kettle?"
+    )
+    assert not answer.abstained
+    quote = answer.citations[0].quote
+    assert quote == text[answer.citations[0].start : answer.citations[0].end] and "  " in quote
+    assert "Descale the kettle every four weeks with white vinegar and water" in answer.text
+    assert "  " not in answer.text and "\n" not in answer.text
