@@ -13,7 +13,7 @@ import numpy as np
 
 from qa.question import Question
 from qa.retrieval import Passage
-from qa.scoring import REQUIRED_CUES, Evidence, term_hits
+from qa.scoring import REQUIRED_CUES, Evidence, Sentence, term_hits
 
 NOT_COVERED = (
     "I could not find an answer to that in the loaded documents, so I will not guess. "
@@ -22,6 +22,7 @@ NOT_COVERED = (
 # The documents rarely say 'yes' or 'no' in so many words: the answer quotes what they say.
 YES_NO_LEAD_IN = "Here is what the documents say:"
 MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for its context
+LIST_ITEMS = 8  # items quoted after a lead that introduces a list ('... including:')
 # Further sentences must score within this of the lead (logits: e^-1.5 ~ a fifth as likely),
 # with bonuses for reading on from a chosen sentence.
 EXTRA_MARGIN = 1.5
@@ -39,6 +40,8 @@ _NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$
 _ANNOUNCES = re.compile(
     r"\b(several|various|many|a number of)( \w+){1,2}[.:]$|\bfollowing\b[^.;]*[.:]$|:$", re.I
 )
+# A list item: a bullet or a number, as Markdown and plain text mark one.
+_ITEM = re.compile(r"\s*([-*+•‣◦]|\d{1,2}[.)])\s")
 _EXAMPLES = re.compile(r"\b(for example|an example|such as|e\.g\.|include|including)\b", re.I)
 
 
@@ -60,6 +63,7 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     on from a chosen sentence (explaining a name it introduced, giving its examples) and for
     covering question words the chosen ones do not. It is never about the opposite time to
     the one asked, a bare announcement ('... stems from several origins.'), or a near copy.
+    A lead that introduces a list ('..., including:') is quoted with the list's items instead.
     """
     sentences, previous, chains = evidence.sentences, evidence.previous, evidence.chains
     scores = evidence.logits
@@ -67,13 +71,18 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     chosen = {lead}
     context = set(chains[lead])
     following = {j: i for i, j in enumerate(previous) if j is not None}  # sentence -> next
+    nxt = following.get(lead)
     if _NAMING.search(sentences[lead].text):  # the name is explained by what follows
-        nxt = following.get(lead)
         while nxt is not None and len(chosen) < MAX_SENTENCES:
             chosen.add(nxt)
             nxt = following.get(nxt)
-    elif _ANNOUNCES.search(sentences[lead].text) and lead in following:
-        chosen.add(following[lead])  # 'stems from several origins.' -> the first of them
+    elif introduces_list(sentences[lead].text) and _is_item(sentences, nxt):
+        while nxt is not None and _is_item(sentences, nxt) and len(chosen) <= LIST_ITEMS:
+            chosen.add(nxt)  # the list is the answer: its items, and nothing else
+            nxt = following.get(nxt)
+        return chosen | context
+    elif _ANNOUNCES.search(sentences[lead].text) and nxt is not None:
+        chosen.add(nxt)  # 'stems from several origins.' -> the first of them
     time = evidence.features[:, 11]
     needs_cue = question.kind in ("risk", "cost", "contraindication")
 
@@ -113,6 +122,17 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     return chosen | context
 
 
+def _is_item(sentences: list[Sentence], i: int | None) -> bool:
+    """Whether sentence ``i`` (if any) is an item of a list: it opens with a bullet or number."""
+    return i is not None and _ITEM.match(sentences[i].text) is not None
+
+
+def introduces_list(text: str) -> bool:
+    """Whether a sentence ends by introducing what follows ('..., including:'): in Markdown
+    and plain text its items are the lines after it, quoted with it as one span."""
+    return text.rstrip().endswith(":")
+
+
 def quotes(evidence: Evidence, chosen: set[int]) -> list[Quote]:
     """Runs of neighbouring chosen sentences of one paragraph, best first."""
     sentences, previous = evidence.sentences, evidence.previous
@@ -129,7 +149,10 @@ def quotes(evidence: Evidence, chosen: set[int]) -> list[Quote]:
                     for p in (runs[-1][1], sentence.passage)
                     if p.start <= start
                     and sentence.end <= p.end
-                    and "\n" not in p.text[last.end - p.start : sentence.start - p.start]
+                    and (
+                        "\n" not in p.text[last.end - p.start : sentence.start - p.start]
+                        or introduces_list(sentences[runs[-1][0][0]].text)
+                    )
                 ),
                 None,
             )

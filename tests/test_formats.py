@@ -331,3 +331,29 @@ def test_words_broken_over_lines(previous: str, following: str, joined: str) -> 
     from qa.readers.pdf import _join
 
     assert _join(previous, following, {"long-term", "pretreated"}) == joined
+
+
+def test_a_lead_that_introduces_a_list_is_quoted_with_its_items(tmp_path: Path) -> None:
+    """In Markdown the items of a list are lines of their own after the sentence that
+    introduces them: the answer quotes that sentence and the items as one span, and stops
+    where the list ends."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    text = (
+        "# Kettle Care\n\n## Warranty\n\n"
+        "The warranty covers these parts of the kettle:\n\n"
+        "* the heating element\n* the lid hinge\n* the power base\n\n"
+        "Repairs outside the warranty are charged at cost.\n"
+    )
+    (corpus / "kettle.md").write_text(text, encoding="utf-8")
+    answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
+        "Which parts does the warranty cover?"
+    )
+    assert [c.quote for c in answer.citations] == [
+        "The warranty covers these parts of the kettle:\n\n"
+        "* the heating element\n* the lid hinge\n* the power base"
+    ]
+    assert answer.text == (
+        "The warranty covers these parts of the kettle: * the heating element * the lid hinge"
+        " * the power base [1]"
+    )
