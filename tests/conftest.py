@@ -69,3 +69,11 @@ def small_corpus(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return folder
+
+
+def one_file_corpus(tmp_path: Path, name: str, text: str) -> Path:
+    """A corpus folder (tmp_path/docs) holding one file ``name`` with ``text``."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / name).write_text(text, encoding="utf-8")
+    return folder

@@ -20,7 +20,7 @@ from qa.cli import main
 from qa.config import PROJECT_ROOT, Settings
 from qa.documents import excerpt, load_corpus, read_document
 from qa.readers import Unreadable, limits
-from tests.conftest import CANNED
+from tests.conftest import CANNED, one_file_corpus
 from tests.made_files import (
     FORMATS,
     HEADER,
@@ -337,15 +337,13 @@ def test_a_lead_that_introduces_a_list_is_quoted_with_its_items(tmp_path: Path) 
     """In Markdown the items of a list are lines of their own after the sentence that
     introduces them: the answer quotes that sentence and the items as one span, and stops
     where the list ends."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
     text = (
         "# Kettle Care\n\n## Warranty\n\n"
         "The warranty covers these parts of the kettle:\n\n"
         "* the heating element\n* the lid hinge\n* the power base\n\n"
         "Repairs outside the warranty are charged at cost.\n"
     )
-    (corpus / "kettle.md").write_text(text, encoding="utf-8")
+    corpus = one_file_corpus(tmp_path, "kettle.md", text)
     answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
         "Which parts does the warranty cover?"
     )

@@ -26,6 +26,7 @@ from qa.documents import (
 )
 from qa.embedding import get_embedder
 from qa.index import MANIFEST, open_index
+from tests.conftest import one_file_corpus
 
 CAFE = "Café Notes\n\nThe café opens at dawn – “early birds” get déjà vu croissants.\n"
 NERVES = (
@@ -299,17 +300,16 @@ def test_markdown_table_is_indexed_in_seconds_and_answers(tmp_path: Path) -> Non
     """The rule line of a Markdown table (runs of dashes between pipes) once sent the acronym
     reading into exponential backtracking: `qa build` never finished. A real build in its own
     process (a hang fails the timeout instead of stalling the suite), then a question."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
     rule = "| " + " | ".join("-" * width for width in (16, 35, 47, 36)) + " |"
-    (corpus / "support.md").write_text(
+    corpus = one_file_corpus(
+        tmp_path,
+        "support.md",
         "# Supported platforms\n\n"
         "| Operating system | Architectures | Versions | Notes |\n"
         f"{rule}\n"
         "| GNU/Linux | x64, arm64 | kernel >= 4.18 | glibc >= 2.28 |\n\n"
         "## Long-term support (LTS)\n\n"
         "A long-term support (LTS) release receives security fixes for thirty months.\n",
-        encoding="utf-8",
     )
     script = Path(sys.executable).with_name("qa")
     options = ["--corpus", str(corpus), "--index", str(tmp_path / "index")]
@@ -328,15 +328,13 @@ def test_markdown_table_is_indexed_in_seconds_and_answers(tmp_path: Path) -> Non
 def test_hard_wrapped_justified_text_is_answered_in_single_spaces(tmp_path: Path) -> None:
     """A man page or a plain-text note wraps and justifies its lines: the answer reads its
     words with single spaces, while the citation still quotes the exact span of the file."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
     text = (
         "Kettle Manual\n\n"
         "Descaling\n\n"
         "       Descale  the  kettle  every  four  weeks  with  white  vinegar\n"
         "       and  water,  then  boil  it  twice  with  clean  water.\n"
     )
-    (corpus / "kettle.txt").write_text(text, encoding="utf-8")
+    corpus = one_file_corpus(tmp_path, "kettle.txt", text)
     answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
         "How often should I descale the kettle?"
     )
