@@ -53,7 +53,7 @@ FORMAT = 3  # 3: chunks, vectors and sentence vectors memory-mapped (qa/stores/f
 # Version of what a corpus reads as (loading, chunking, duplicate handling): bump it when a
 # change gives the same files other chunks, so indexes built by older code are rebuilt
 # rather than silently reused.
-READER = 5
+READER = 6  # 6: a Markdown fenced code block is read without its fence lines
 # What reading a truncated, corrupt or hand-edited index can raise (then it is rebuilt).
 DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError)
 

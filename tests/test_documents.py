@@ -72,7 +72,7 @@ def test_markdown_is_parsed_not_guessed() -> None:
         "Intro with **bold** text.",
         "- first item",
         "- second item\n  carried on",
-        "```\n# a comment in code, not a heading\n```",
+        "# a comment in code, not a heading",  # the code, without its fences
     ]
 
 

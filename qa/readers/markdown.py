@@ -2,7 +2,8 @@
 sees them, so ``#`` inside code, tables and lists are what they are.
 
 Each paragraph, list item, quote, table or code block is one paragraph span of the raw text
-(markup included: a citation quotes the file as written). YAML front matter is skipped.
+(markup included: a citation quotes the file as written), a fenced code block without its
+fence lines. YAML front matter is skipped.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ _CONTENT = {
     "paragraph_open",
     "blockquote_open",
     "table_open",
-    "fence",
     "code_block",
     "html_block",
 }
+
+
+def _inside_fences(token: Any, body: str, line_starts: list[int]) -> tuple[int, int]:
+    """The lines of a fenced code block between its fences (the closing one may be missing
+    at the end of the file): the code is quoted, not the ``` lines around it."""
+    first, last = token.map
+    closing = body[line_starts[last - 1] : line_starts[last]].strip()
+    closed = last - 1 > first and closing.startswith(token.markup)
+    return first + 1, last - 1 if closed else last
 
 
 @lru_cache(maxsize=1)
@@ -69,6 +78,10 @@ def parse(source: str, text: str) -> Document:
             where = span(*token.map)
             if where and heading:
                 blocks.append((*where, heading))
+        elif token.type == "fence" and token.level == 0:
+            where = span(*_inside_fences(token, body, line_starts))
+            if where:
+                blocks.append((*where, None))
         elif (token.type in _CONTENT and token.level == 0) or (
             token.type == "list_item_open" and token.level == 1
         ):
