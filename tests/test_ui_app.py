@@ -11,7 +11,7 @@ from qa.chat import Chatbot
 from qa.documents import excerpt
 from tests.conftest import SEED_CORPUS
 from ui import render
-from ui.app import SORRY, Session, respond, show_citation
+from ui.app import EXAMPLES, SORRY, Session, answered_examples, respond, show_citation
 
 
 def test_excerpt_is_the_paragraphs_around_the_span_in_its_section(bot: Chatbot) -> None:
@@ -75,3 +75,13 @@ def test_blank_question_and_internal_failure_become_friendly_messages(bot: Chatb
     assert kept == "What is denervation?"  # kept for another try
     assert render.escape(SORRY) in messages[-1]["content"]
     assert "Traceback" not in messages[-1]["content"]
+
+
+def test_example_questions_are_those_the_loaded_documents_answer(
+    bot: Chatbot, small_corpus: Path, tmp_path: Path
+) -> None:
+    """The page's example buttons ask about the default corpus: they are offered there, and
+    not over a folder of other documents, where each would only be refused."""
+    assert answered_examples(bot) == EXAMPLES
+    other = Chatbot.from_corpus(small_corpus, tmp_path / "index")
+    assert answered_examples(other) == []

@@ -41,6 +41,7 @@ CONCURRENCY = 4
 QUEUE_SIZE = 200
 
 TITLE = "Ask the documents"
+# Questions on the default corpus; the page offers those the loaded documents answer.
 EXAMPLES = [
     "What is denervation?",
     "How fast do damaged nerves regrow?",
@@ -190,6 +191,12 @@ def api_ask(bot: Chatbot, question: str, session: Session | None) -> tuple[dict[
     return answer.to_dict(), session
 
 
+def answered_examples(bot: Chatbot) -> list[str]:
+    """The example questions that the loaded documents answer: a folder of other documents
+    gets no buttons that would only say "I could not find an answer"."""
+    return [text for text in EXAMPLES if not bot.answer(text).abstained]
+
+
 def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
     """The Blocks app; every browser session gets its own fork of ``bot``.
 
@@ -252,7 +259,8 @@ def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
                     send = gr.Button(
                         "Ask", variant="primary", elem_id="qa-ask", scale=1, min_width=80
                     )
-                with gr.Column(elem_id="qa-examples"):
+                offered = answered_examples(bot)
+                with gr.Column(elem_id="qa-examples", visible=bool(offered)):
                     gr.HTML('<p class="qa-try">Example questions</p>', js_on_load=None)
                     with gr.Row():
                         examples = [
@@ -264,7 +272,7 @@ def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
                                 min_width=0,
                                 scale=0,
                             )
-                            for text in EXAMPLES
+                            for text in offered
                         ]
                 reset = gr.Button(
                     "New conversation", elem_id="qa-new", size="sm", variant="secondary"
@@ -311,7 +319,7 @@ def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
         private: dict[str, Any] = {"api_visibility": "private"}
         send.click(on_respond, [question, session], outputs, **private)
         question.submit(on_respond, [question, session], outputs, **private)
-        for button, text in zip(examples, EXAMPLES, strict=True):
+        for button, text in zip(examples, offered, strict=True):
             button.click(partial(on_respond, text), [session], outputs, **private)
         reset.click(on_new, None, [chat, session, source, question], **private)
         chat.clear(on_new, None, [chat, session, source, question], **private)
