@@ -76,8 +76,8 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
         while nxt is not None and len(chosen) < MAX_SENTENCES:
             chosen.add(nxt)
             nxt = following.get(nxt)
-    elif introduces_list(sentences[lead].text) and _is_item(sentences, nxt):
-        while nxt is not None and _is_item(sentences, nxt) and len(chosen) <= LIST_ITEMS:
+    elif introduces_list(sentences[lead].text) and nxt is not None and _is_item(sentences[nxt]):
+        while nxt is not None and _is_item(sentences[nxt]) and len(chosen) <= LIST_ITEMS:
             chosen.add(nxt)  # the list is the answer: its items, and nothing else
             nxt = following.get(nxt)
         return chosen | context
@@ -122,9 +122,9 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     return chosen | context
 
 
-def _is_item(sentences: list[Sentence], i: int | None) -> bool:
-    """Whether sentence ``i`` (if any) is an item of a list: it opens with a bullet or number."""
-    return i is not None and _ITEM.match(sentences[i].text) is not None
+def _is_item(sentence: Sentence) -> bool:
+    """Whether a sentence is an item of a list: it opens with a bullet or a number."""
+    return _ITEM.match(sentence.text) is not None
 
 
 def introduces_list(text: str) -> bool:

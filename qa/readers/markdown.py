@@ -22,6 +22,7 @@ _CONTENT = {
     "paragraph_open",
     "blockquote_open",
     "table_open",
+    "fence",
     "code_block",
     "html_block",
 }
@@ -78,14 +79,11 @@ def parse(source: str, text: str) -> Document:
             where = span(*token.map)
             if where and heading:
                 blocks.append((*where, heading))
-        elif token.type == "fence" and token.level == 0:
-            where = span(*_inside_fences(token, body, line_starts))
-            if where:
-                blocks.append((*where, None))
         elif (token.type in _CONTENT and token.level == 0) or (
             token.type == "list_item_open" and token.level == 1
         ):
-            where = span(*token.map)
+            fenced = token.type == "fence"
+            where = span(*(_inside_fences(token, body, line_starts) if fenced else token.map))
             if where:
                 blocks.append((*where, None))
     return assemble(source, text, blocks)
