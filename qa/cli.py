@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("QA_AUTH") or None,
         help="ask for this user name and password before showing the page (default: QA_AUTH)",
     )
+    serve.add_argument(
+        "--notice",
+        default=os.environ.get("QA_NOTICE"),
+        help="a sentence the page adds to its note, such as what the answers are not "
+        "(default: QA_NOTICE; over the default corpus: not medical advice)",
+    )
     return parser
 
 
@@ -222,7 +228,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
     from ui.app import serve
 
-    serve(settings, host=args.host, port=args.port, allow_upload=args.allow_upload, auth=auth)
+    serve(
+        settings,
+        host=args.host,
+        port=args.port,
+        allow_upload=args.allow_upload,
+        auth=auth,
+        notice=args.notice,
+    )
     return 0
 
 

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from qa.chat import Chatbot
 from qa.config import PROJECT_ROOT, Settings
-from ui.app import launch
+from ui.app import SEED_NOTICE, default_notice, launch
 
 CHROMIUM = os.environ.get("QA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,8 +44,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve(bot: Chatbot) -> Iterator[str]:
-    app, url = launch(bot, "127.0.0.1", free_port(), block=False)
+def serve(bot: Chatbot, notice: str = "") -> Iterator[str]:
+    app, url = launch(bot, "127.0.0.1", free_port(), block=False, notice=notice)
     try:
         yield url
     finally:
@@ -54,8 +54,8 @@ def serve(bot: Chatbot) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def seed_url(bot: Chatbot) -> Iterator[str]:
-    """The chat page over the seed corpus."""
-    yield from serve(bot)
+    """The chat page over the seed corpus, as `qa serve` shows it over the default folder."""
+    yield from serve(bot, SEED_NOTICE)
 
 
 @pytest.fixture(scope="module")
@@ -251,6 +251,22 @@ def test_corpus_panel_and_note(chat: ChatPage, bot: Chatbot) -> None:
     assert "What Is Neurolysis and How Is the Procedure Performed?" in info
     note = chat.page.locator("#qa-note").inner_text()
     assert "only from the loaded documents" in note and "not medical advice" in note
+
+
+def test_a_page_over_other_documents_gives_no_medical_notice(
+    browser: Browser, markup_url: str
+) -> None:
+    chat = ChatPage(browser, markup_url)  # widget care: a clinic's caution would be out of place
+    try:
+        note = chat.page.locator("#qa-note").inner_text()
+        assert "only from the loaded documents" in note and "medical" not in note
+    finally:
+        chat.close()
+
+
+def test_the_notice_is_the_default_corpus_own(tmp_path: Path) -> None:
+    assert default_notice(Settings()) == SEED_NOTICE
+    assert default_notice(Settings().with_overrides(corpus_dir=tmp_path)) == ""
 
 
 def test_readme_gradio_client_example_works(seed_url: str, capsys: pytest.CaptureFixture) -> None:

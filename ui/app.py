@@ -48,10 +48,10 @@ EXAMPLES = [
     "What is cryoneurolysis?",
     "Which chemicals are used for chemical neurolysis?",
 ]
-NOTE = (
-    "Answers are sentences quoted only from the loaded documents, each with its numbered "
-    "source. They are not medical advice: ask a clinician about your own care."
-)
+NOTE = "Answers are sentences quoted only from the loaded documents, each with its numbered source."
+# What the page adds to NOTE over the default corpus (two medical articles) unless told
+# otherwise (qa serve --notice); a folder of another kind gets its owner's notice, or none.
+SEED_NOTICE = "They are not medical advice: ask a clinician about your own care."
 SORRY = "Sorry, something went wrong while answering. Please try again in a moment."
 PICK_SOURCE = "Ask a question, then click a citation number such as [1] to read it in context."
 NO_SOURCES = "This answer has no sources: the documents do not cover the question."
@@ -197,11 +197,12 @@ def answered_examples(bot: Chatbot) -> list[str]:
     return [text for text in EXAMPLES if not bot.answer(text).abstained]
 
 
-def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
+def build_app(bot: Chatbot, allow_upload: bool = False, notice: str = "") -> gr.Blocks:
     """The Blocks app; every browser session gets its own fork of ``bot``.
 
     The loaded-documents panel follows the corpus folder (checked every
-    ``refresh_seconds``); ``allow_upload`` adds a box that adds files to it.
+    ``refresh_seconds``); ``allow_upload`` adds a box that adds files to it; ``notice`` is
+    said after the page's note (what the answers are not, in the documents' field).
     """
 
     def on_respond(
@@ -229,7 +230,9 @@ def build_app(bot: Chatbot, allow_upload: bool = False) -> gr.Blocks:
         with gr.Column(elem_id="qa-header"):
             gr.HTML(f"<h1>{TITLE}</h1>", elem_id="qa-title", js_on_load=None)
             gr.HTML(
-                f'<p class="qa-note">{render.escape(NOTE)}</p>', elem_id="qa-note", js_on_load=None
+                f'<p class="qa-note">{render.escape(" ".join(filter(None, [NOTE, notice])))}</p>',
+                elem_id="qa-note",
+                js_on_load=None,
             )
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=320):
@@ -346,12 +349,14 @@ def launch(
     block: bool = True,
     allow_upload: bool = False,
     auth: tuple[str, str] | None = None,
+    notice: str = "",
 ) -> tuple[gr.Blocks, str]:
     """Serve the chat page for ``bot``; with ``block=False`` return (app, url) at once.
 
-    ``auth`` (user, password) makes the page ask for them; ``allow_upload`` adds uploads.
+    ``auth`` (user, password) makes the page ask for them; ``allow_upload`` adds uploads;
+    ``notice`` follows the page's note.
     """
-    app = build_app(bot, allow_upload)
+    app = build_app(bot, allow_upload, notice)
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
     _, url, _ = app.launch(
         auth=auth,
@@ -376,8 +381,16 @@ def serve(
     port: int = 7860,
     allow_upload: bool = False,
     auth: tuple[str, str] | None = None,
+    notice: str | None = None,
 ) -> None:
-    """Load (or build) the index, then serve the chat page until interrupted."""
+    """Load (or build) the index, then serve the chat page until interrupted; ``notice``
+    (default: SEED_NOTICE over the default corpus, else none) follows the page's note."""
     bot = Chatbot.from_corpus(settings=settings)
     print(f"Serving the chat on http://{host}:{port}")
-    launch(bot, host, port, allow_upload=allow_upload, auth=auth)
+    notice = default_notice(settings) if notice is None else notice
+    launch(bot, host, port, allow_upload=allow_upload, auth=auth, notice=notice)
+
+
+def default_notice(settings: Settings) -> str:
+    """SEED_NOTICE over the default corpus folder; nothing over any other."""
+    return SEED_NOTICE if settings.corpus_dir.resolve() == Settings().corpus_dir.resolve() else ""
