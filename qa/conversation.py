@@ -173,11 +173,20 @@ def _one_letter_name(word: str) -> bool:
     return len(word) == 1 and word.isupper() and word.lower() not in STOPWORDS
 
 
+def _named(text: str, tokens: list[re.Match[str]], i: int) -> bool:
+    """Token ``i`` of ``text`` is written as a name: capitalised, and not the first word of
+    a sentence ('Ebola' in 'When did the WHO declare the West African Ebola epidemic ...')."""
+    if i == 0 or not tokens[i][0][:1].isupper():
+        return False
+    return not re.search(r"[.!?:]", text[tokens[i - 1].end() : tokens[i].start()])
+
+
 def subject_phrase(text: str) -> str:
     """The longest run of subject words in ``text``, as written, joined across 'of', 'and',
     'for', ... ('What is (are) Anemia of Inflammation and Chronic Disease ?' -> 'Anemia of
-    Inflammation and Chronic Disease'); the last of equally long runs; without the verb that
-    ends a 'How is X transmitted?'."""
+    Inflammation and Chronic Disease'), of those with a name in them if any ('West African
+    Ebola epidemic', not 'public health emergency of international'); the last of equally
+    long runs; without the verb that ends a 'How is X transmitted?'."""
     wanted = set(subject_words(text))
     tokens = _tokens(text)
     runs: list[list[int]] = []
@@ -200,7 +209,7 @@ def subject_phrase(text: str) -> str:
     last = runs[-1]
     if len(last) > 1 and last[-1] == len(tokens) - 1 and _ASKS_WITH_VERB.match(text):
         runs[-1] = last[:-1]  # 'How is X transmitted?': the last word is what is done to X
-    best = max(runs, key=lambda r: (len(r), r[0]))
+    best = max(runs, key=lambda r: (any(_named(text, tokens, i) for i in r), len(r), r[0]))
     return text[tokens[best[0]].start() : tokens[best[-1]].end()]
 
 

@@ -34,6 +34,13 @@ def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
     assert subject_phrase("How is it treated?") == ""
     assert subject_phrase("What is Q fever?") == "Q fever"  # a one-letter name opens it
     assert subject_phrase("Can I drive after neurolysis?") == "neurolysis"  # 'I' is no name
+    # a run with a name in it names the subject, not a longer run of common words
+    ebola = "When did the WHO declare the West African Ebola epidemic a public health emergency?"
+    assert subject_phrase(ebola) == "West African Ebola epidemic"
+    # a capital that only opens a sentence is no name ('Thanks' does not win)
+    assert subject_phrase("Shingles pain. Thanks. Any advice on pain relief medication") == (
+        "advice on pain relief medication"
+    )
 
 
 def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
