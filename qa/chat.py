@@ -9,12 +9,12 @@ from pathlib import Path
 
 from qa import conversation
 from qa.cleaning import clean_question, has_words
-from qa.compose import Answer, comparison, compose
+from qa.compose import Answer, comparison, compose, courtesy
 from qa.config import Settings, settings_from_env
 from qa.lexicon import Lexicon
 from qa.logs import Stopwatch
 from qa.pages import with_pages
-from qa.question import Question, analyse
+from qa.question import Question, analyse, greets, pleasantries_off
 from qa.refresh import LiveIndex, View, shared_live
 from qa.retrieval import Passage, Retriever
 
@@ -130,6 +130,10 @@ class Chatbot:
         """Answer ``question``, reading it in this conversation's topic (qa/conversation.py)."""
         cleaned = check_question(question, self.settings.max_question_chars)
         with self._lock:
+            if not pleasantries_off(cleaned):  # 'thanks!': the topic stays where it was
+                answer = courtesy(cleaned, greets(cleaned))
+                self.history.append(Turn(cleaned, cleaned, answer))
+                return answer
             reading, answer = self._read_and_answer(cleaned)
             sources = frozenset(c.source for c in answer.citations[:1])  # what it answered from
             self.topic = conversation.next_topic(
@@ -168,6 +172,8 @@ class Chatbot:
         timer = Stopwatch()
         view = self.live.current()  # one index version for the whole answer
         cleaned = check_question(question, self.settings.max_question_chars)
+        if query is None and not pleasantries_off(cleaned):
+            return courtesy(cleaned, greets(cleaned))
         analysed = analyse(cleaned, view.lexicon, query)
         timer.lap("analyse")
         if analysed.compared:

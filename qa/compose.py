@@ -17,7 +17,7 @@ from qa import abstain, learned, scoring, templates
 from qa.lexicon import Lexicon
 from qa.question import Question
 from qa.retrieval import Retrieval, Retriever
-from qa.templates import NOT_COVERED, YES_NO_LEAD_IN
+from qa.templates import HELLO, NOT_COVERED, WELCOME, YES_NO_LEAD_IN
 
 CONFIDENCE_FEATURES = ("lead_share", "lead_logit", "margin", "answerable", "passage")
 
@@ -83,6 +83,15 @@ def shown(quote: str) -> str:
     breaks and runs of spaces of hard-wrapped or justified text (man pages, plain-text notes)
     read as single spaces; the citation keeps the exact span."""
     return " ".join(quote.split())
+
+
+COURTESY = "courtesy"  # the question_type of a reply to a greeting or a thank-you
+
+
+def courtesy(text: str, greeting: bool) -> Answer:
+    """The reply to a message that is only a greeting or a thank-you: nothing is asked of the
+    documents, so nothing is searched or cited (and the conversation's topic is kept)."""
+    return Answer(text, HELLO if greeting else WELCOME, [], True, text, COURTESY, 1.0)
 
 
 def not_covered(question: Question, confidence: float) -> Answer:

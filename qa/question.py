@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qa.lexical import stem_set
 from qa.lexicon import Lexicon
-from qa.text import FRAME_WORDS, content_words
+from qa.text import FRAME_WORDS, content_words, words
 
 # The kind of answer asked for, first match wins. Patterns are about how questions are put,
 # not about any subject.
@@ -56,6 +56,9 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("location", re.compile(r"\bwhere\b")),
     ("definition", re.compile(r"^(what|who) (is|are)\b|\bdefin|\bmeaning of|\bwhat does .* mean")),
 ]
+# A query of at most this many words, none of them a function word, is a term typed as into a
+# search box ('denervation', 'nerve regrowth?'): it asks what the term is.
+TERM_WORDS = 4
 # A question that opens with a verb asks whether something holds ("Does X cause Y?").
 _YES_NO = re.compile(r"^(is|are|can|does|do|did|should|will|would|could|may|has|have)\b", re.I)
 # Words naming the kind of answer wanted, not its subject.
@@ -91,6 +94,10 @@ _SIGN_OFF = re.compile(
     r" help|any help (?:is )?appreciated|thanks in advance|in advance|please help|"
     r"god bless)[\s,.!]*)+(?:[A-Z][a-z]+[.!]?)?\s*$",
     re.I,
+)
+# What a chat message may say besides thanks when it asks nothing: 'ok', 'great, thanks'.
+_ACKNOWLEDGED = re.compile(
+    r"[\s,.!]*(ok(ay)?|great|perfect|cool|nice|got it|i see|all ?right|understood)?[\s,.!]*", re.I
 )
 LONG_QUESTION = 25  # words: above this a question is searched on its focus as well
 _CLAUSE = re.compile(r"[^.?!,;\n]+[.?!]*")
@@ -132,8 +139,19 @@ def kind_of(query: str) -> str:
 
 def without_pleasantries(text: str) -> str:
     """``text`` without a leading greeting and trailing sign-offs ('hi, ...? thanks')."""
-    trimmed = _SIGN_OFF.sub("", _GREETING.sub("", text)).strip()
-    return trimmed or text
+    return pleasantries_off(text) or text
+
+
+def pleasantries_off(text: str) -> str:
+    """``text`` without its greeting and sign-offs: '' when it is nothing else ('thanks!',
+    'hello there', 'ok, thank you'), which asks nothing of the documents."""
+    rest = _SIGN_OFF.sub("", _GREETING.sub("", f"{text} ")).strip()
+    return "" if _ACKNOWLEDGED.fullmatch(rest) else rest
+
+
+def greets(text: str) -> bool:
+    """Whether ``text`` opens with a greeting ('hi', 'good morning')."""
+    return bool(_GREETING.match(f"{text} "))
 
 
 def focus_of(query: str) -> str:
@@ -184,9 +202,17 @@ def aspect_of(query: str, topic: frozenset[str]) -> str:
     )
 
 
+def as_question(query: str) -> str:
+    """``query`` as a question: a bare term ('denervation', 'RFA?') asks what it is."""
+    named = words(query)
+    if 0 < len(named) <= TERM_WORDS and content_words(query) == named and kind_of(query) == "other":
+        return f"What is {query.strip().rstrip('?!. ')}?"
+    return query
+
+
 def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:
     """The analysis of ``text`` (already cleaned); ``query`` is its follow-up reading, if any."""
-    query = lexicon.correct(without_pleasantries(query or text))
+    query = as_question(lexicon.correct(without_pleasantries(query or text)))
     terms = tuple(w for w in content_words(query) if w not in FRAME_WORDS)
     subject = tuple(w for w in terms if w not in KIND_WORDS and (len(w) >= 4 or lexicon.knows(w)))
     return Question(

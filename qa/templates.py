@@ -19,6 +19,8 @@ NOT_COVERED = (
     "I could not find an answer to that in the loaded documents, so I will not guess. "
     "Try rephrasing, or ask about a topic the documents cover."
 )
+HELLO = "Hello. Ask me a question about the loaded documents: I answer from them, with sources."
+WELCOME = "You're welcome. Ask another question about the documents whenever you like."
 # The documents rarely say 'yes' or 'no' in so many words: the answer quotes what they say.
 YES_NO_LEAD_IN = "Here is what the documents say:"
 MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for its context

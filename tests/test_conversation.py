@@ -6,6 +6,7 @@ import json
 from dataclasses import replace
 
 from qa.chat import Chatbot
+from qa.compose import COURTESY
 from qa.conversation import (
     Reading,
     Topic,
@@ -15,6 +16,7 @@ from qa.conversation import (
     readings,
     subject_phrase,
 )
+from qa.templates import HELLO, WELCOME
 
 CITED = frozenset({"neurolysis.txt"})
 CHEMICAL = Topic(
@@ -140,6 +142,22 @@ def test_the_same_conversation_gives_byte_identical_answers(bot: Chatbot) -> Non
     assert read[1] == "Which agents are used? (chemical neurolysis)"
     assert read[3] == "How long does the effect last? (cryoneurolysis)"
     assert read[4] == "Is cryoneurolysis permanent?"
+
+
+def test_a_greeting_or_thanks_is_answered_politely_and_keeps_the_topic(bot: Chatbot) -> None:
+    """'hello' and 'thanks' ask nothing of the documents: no refusal, no answer about the
+    topic ('hello' used to be read as '(denervation)'), and the next follow-up still works."""
+    chat = bot.fork()
+    hello = chat.ask("Hello there!")
+    assert hello.text == HELLO and hello.citations == [] and chat.topic is None
+    chat.ask("What is denervation?")
+    topic = chat.topic
+    for polite in ("thanks", "Ok, thank you!", "great, thanks", "good morning"):
+        reply = chat.ask(polite)
+        assert reply.text in (HELLO, WELCOME) and reply.citations == []
+        assert reply.question_type == COURTESY and chat.topic == topic
+    assert chat.ask("How is it diagnosed?").query == "How is denervation diagnosed?"
+    assert bot.answer("thanks").text == WELCOME  # also without a conversation (qa.ask)
 
 
 def test_reset_forgets_the_topic(bot: Chatbot) -> None:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from qa.chat import Chatbot
-from qa.question import analyse, compared_of, focus_of, kind_of, without_pleasantries
+from qa.question import (
+    analyse,
+    as_question,
+    compared_of,
+    focus_of,
+    kind_of,
+    pleasantries_off,
+    without_pleasantries,
+)
 from qa.text import shares_stem
 
 
@@ -35,6 +43,24 @@ def test_greetings_and_sign_offs_do_not_matter() -> None:
         "How is gout treated?"
     )
     assert without_pleasantries("thanks") == "thanks"  # nothing else: kept as it is
+    for polite in ("thanks", "Hello!", "hi there", "Ok, thank you so much", "Great, thanks!"):
+        assert pleasantries_off(polite) == ""  # asks nothing of the documents
+    assert pleasantries_off("great toe pain") == "great toe pain"  # 'great' is not thanks here
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("denervation", "What is denervation?"),
+        ("RFA?", "What is RFA?"),
+        ("nerve regrowth", "What is nerve regrowth?"),
+        ("denervation causes", "denervation causes"),  # asks for causes, as it says
+        ("Is it permanent", "Is it permanent"),  # a question already
+        ("the agents", "the agents"),  # a description pointing back, not a term
+    ],
+)
+def test_a_bare_term_asks_what_it_is(typed: str, read: str) -> None:
+    assert as_question(typed) == read
 
 
 def test_a_long_question_is_searched_on_its_first_line_and_what_it_asks() -> None:

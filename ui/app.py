@@ -16,7 +16,7 @@ from typing import Any
 import gradio as gr
 
 from qa.chat import Chatbot
-from qa.compose import Citation
+from qa.compose import COURTESY, Citation
 from qa.config import Settings
 from qa.documents import excerpt
 from qa.readers import SUFFIXES
@@ -169,11 +169,10 @@ def respond(
     else:
         turn = len(session.bot.history)
         reply, kept = render.answer_html(answer, turn), ""
-        source = (
-            show_citation(session, render.cite_href(turn, 1))
-            if answer.citations
-            else render.placeholder_html(NO_SOURCES)
-        )
+        if answer.citations:
+            source = show_citation(session, render.cite_href(turn, 1))
+        elif answer.question_type != COURTESY:  # 'thanks': the last source stays shown
+            source = render.placeholder_html(NO_SOURCES)
     session.messages.append({"role": "assistant", "content": reply})
     return kept, list(session.messages), session, source
 
