@@ -39,7 +39,8 @@ _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<thing>.+?)\
 _AND_THING = re.compile(
     r"^\s*and\s+(?P<thing>(?!what|how|when|why|where|who|which)[^?]+?)\s*\?\s*$", re.I
 )
-_ARTICLE = re.compile(r"^(the|a|an)\s+", re.I)
+# What may open the thing of 'And for RFA?' or 'What about the phenol?' without being it.
+_ARTICLE = re.compile(r"^((for|about|with|regarding|in|on|of)\s+)?((the|a|an)\s+)?", re.I)
 _CONNECTORS = frozenset({"of", "and", "for", "in", "with", "on", "to"})
 # Questions whose last word is a verb ('How is X transmitted?', 'What does X cause?').
 _ASKS_WITH_VERB = re.compile(

@@ -70,6 +70,9 @@ def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:
     )
     nearby = read("What about cryoneurolysis?", replace(topic, sources=CITED)).rival
     assert nearby is not None and (nearby.query, nearby.within) == (reading.query, CITED)
+    # 'And for X?', 'What about the X?': the preposition and article are not the thing
+    for asked in ("And for cryoneurolysis?", "What about the cryoneurolysis?"):
+        assert read(asked, topic).query == reading.query
 
 
 def test_a_subject_is_the_part_of_the_phrase_the_documents_say() -> None:
