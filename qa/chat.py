@@ -17,6 +17,7 @@ from qa.pages import with_pages
 from qa.question import Question, analyse, greets, pleasantries_off
 from qa.refresh import LiveIndex, View, shared_live
 from qa.retrieval import Passage, Retriever
+from qa.scoring import Told
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,9 @@ class Chatbot:
                 return answer
             reading, answer = self._read_and_answer(cleaned)
             sources = frozenset(c.source for c in answer.citations[:1])  # what it answered from
+            said = frozenset((c.source, c.start, c.end) for c in answer.citations)
             self.topic = conversation.next_topic(
-                self.topic, reading, self._cited_text(answer), sources
+                self.topic, reading, self._cited_text(answer), sources, said
             )
             self.history.append(Turn(cleaned, reading.query, answer))
             return answer
@@ -150,7 +152,7 @@ class Chatbot:
         abstention: Answer | None = None
         for reading in conversation.readings(first):
             tried = [reading] if reading.rival is None else [reading, reading.rival]
-            answered = [(r, self.answer(question, r.query, r.within)) for r in tried]
+            answered = [(r, self.answer(question, r.query, r.within, self._told(r))) for r in tried]
             abstention = abstention or answered[0][1]
             found = [pair for pair in answered if not pair[1].abstained]
             if found:
@@ -158,17 +160,28 @@ class Chatbot:
         assert abstention is not None
         return first, abstention
 
+    def _told(self, reading: conversation.Reading) -> Told | None:
+        """For a 'tell me more' reading, what the topic's answers have quoted of its subject."""
+        if not reading.more or self.topic is None:
+            return None
+        return Told(self.topic.subject, self.topic.said)
+
     def _cited_text(self, answer: Answer) -> str:
         """The text of the passages holding the answer's citations."""
         spans = {(c.source, c.start, c.end) for c in answer.citations}
         return self.retriever.overlapping_text(spans)
 
     def answer(
-        self, question: str, query: str | None = None, within: frozenset[str] = frozenset()
+        self,
+        question: str,
+        query: str | None = None,
+        within: frozenset[str] = frozenset(),
+        told: Told | None = None,
     ) -> Answer:
         """A stateless answer: analyse ``question`` (read as ``query`` when given), retrieve
-        (only from the documents ``within`` when it names any) and compose, all on one index
-        version. A comparison is answered with what the documents say of each thing compared."""
+        (only from the documents ``within`` when it names any) and compose (with ``told``,
+        only from what the conversation has not been told), all on one index version. A
+        comparison is answered with what the documents say of each thing compared."""
         timer = Stopwatch()
         view = self.live.current()  # one index version for the whole answer
         cleaned = check_question(question, self.settings.max_question_chars)
@@ -186,7 +199,7 @@ class Chatbot:
             ]
             answer = comparison(analysed, parts)
         else:
-            answer = self._answer(analysed, view, timer, within)
+            answer = self._answer(analysed, view, timer, within, told)
         answer = with_pages(answer, view.retriever.index.manifest)
         log.info(
             "answered",
@@ -201,12 +214,17 @@ class Chatbot:
         return answer
 
     def _answer(
-        self, question: Question, view: View, timer: Stopwatch, within: frozenset[str]
+        self,
+        question: Question,
+        view: View,
+        timer: Stopwatch,
+        within: frozenset[str],
+        told: Told | None = None,
     ) -> Answer:
         retrieval = view.retriever.search(question, self.settings.top_k, within)
         timer.lap("retrieve")
         answer = compose(
-            question, retrieval, view.retriever, view.lexicon, self.settings.abstain_below
+            question, retrieval, view.retriever, view.lexicon, self.settings.abstain_below, told
         )
         timer.lap("compose")
         return answer

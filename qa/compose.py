@@ -17,7 +17,7 @@ from qa import abstain, learned, scoring, templates
 from qa.lexicon import Lexicon
 from qa.question import Question
 from qa.retrieval import Retrieval, Retriever
-from qa.templates import HELLO, NOT_COVERED, WELCOME, YES_NO_LEAD_IN
+from qa.templates import HELLO, NOT_COVERED, NOTHING_MORE, WELCOME, YES_NO_LEAD_IN
 
 CONFIDENCE_FEATURES = ("lead_share", "lead_logit", "margin", "answerable", "passage")
 
@@ -94,10 +94,12 @@ def courtesy(text: str, greeting: bool) -> Answer:
     return Answer(text, HELLO if greeting else WELCOME, [], True, text, COURTESY, 1.0)
 
 
-def not_covered(question: Question, confidence: float) -> Answer:
-    """The abstention: the documents do not answer; nothing is cited."""
+def not_covered(question: Question, confidence: float, told: scoring.Told | None = None) -> Answer:
+    """The abstention: the documents do not answer (or, after ``told``, say nothing more of
+    its subject); nothing is cited."""
+    text = NOTHING_MORE.format(subject=told.subject) if told is not None else NOT_COVERED
     return Answer(
-        question.text, NOT_COVERED, [], True, question.query, question.kind, round(confidence, 4)
+        question.text, text, [], True, question.query, question.kind, round(confidence, 4)
     )
 
 
@@ -107,21 +109,25 @@ def compose(
     retriever: Retriever,
     lexicon: Lexicon,
     abstain_below: float | None = None,
+    told: scoring.Told | None = None,
 ) -> Answer:
     """The answer to an analysed question from its retrieved passages, or an abstention when
     the probability that the documents answer is below ``abstain_below`` (default: the
-    threshold fitted with the abstention model)."""
+    threshold fitted with the abstention model); with ``told`` ('tell me more'), only from
+    sentences on its subject that the conversation has not quoted yet."""
     evidence = scoring.score(question, retrieval, retriever)
+    if evidence is not None and told is not None:
+        evidence = scoring.untold(evidence, told)
     lead = templates.lead_sentence(question, evidence) if evidence is not None else None
     if evidence is None or lead is None:
-        return not_covered(question, 1.0)
+        return not_covered(question, 1.0, told)
     row = abstain.features(question, retrieval, evidence, lead, lexicon, retriever.embedder)
     answerable = abstain.answerable(row)
     rules = abstain.rules()
     if abstain_below is not None:
         rules = replace(rules, threshold=abstain_below)
     if not rules.answers(row, answerable):
-        return not_covered(question, 1.0 - answerable)
+        return not_covered(question, 1.0 - answerable, told)
     chosen = templates.choose(question, evidence, lead)
     quoted = templates.quotes(evidence, chosen)
     citations = [

@@ -9,6 +9,8 @@ names a subject of its own that the topic's passages do not speak of:
   else the question names is what it asks of the subject);
 - "Which agents are used?" or "how long does the effect last" name nothing new (their words
   are the topic's own, or only say what kind of answer is wanted): the subject is added;
+- "Tell me more", "what else?" or "go on" ask the topic's question again, and are answered
+  with what the topic's answers have not quoted yet;
 - anything else starts a new topic.
 
 A question read in its topic is searched first in the document the topic's answers were
@@ -49,34 +51,52 @@ _ASKS_WITH_VERB = re.compile(
     re.I,
 )
 EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps
+# 'Tell me more', 'more details please', 'go on', 'what else?': the topic's question again,
+# answered with what its answers have not quoted yet.
+_MORE = re.compile(
+    r"^\W*(?:(?:and|ok(?:ay)?|please|so)\W+)*(?:(?:can|could) you\s+)?"
+    r"(?:(?:tell|show|give) me\s+|say\s+|i(?:'d| would) like\s+)?"
+    r"(?:(?:some|any|a (?:bit|little))\s+)?"
+    r"(?:more(?:\s+(?:details?|information|info|about (?:it|that|this|them)))?"
+    r"|go on|continue|what else|anything else|elaborate|explain (?:more|further))"
+    r"(?:\W+please)?\W*$",
+    re.I,
+)
+Span = tuple[str, int, int]  # (source, start, end) of a cited quote
 
 
 @dataclass(frozen=True)
 class Topic:
     """What a conversation is about: the subject phrase, the question that set it (as read),
-    the text of the passages its latest answer cited and the documents its answers were taken
-    from (the document of each one's first citation)."""
+    the text of the passages its latest answer cited, the documents its answers were taken
+    from (the document of each one's first citation) and every span its answers quoted."""
 
     subject: str
     query: str
     evidence: str
     sources: frozenset[str] = frozenset()
+    said: frozenset[Span] = frozenset()
 
 
 def next_topic(
-    topic: Topic | None, reading: Reading, cited: str, sources: frozenset[str]
+    topic: Topic | None,
+    reading: Reading,
+    cited: str,
+    sources: frozenset[str],
+    said: frozenset[Span] = frozenset(),
 ) -> Topic | None:
-    """The topic after answering ``reading`` with passages ``cited`` (their text) of the
-    documents ``sources``: a follow-up keeps the subject and adds what was cited; a new
-    subject that the documents answer starts a topic of its own (one they do not answer
-    leaves the conversation where it was, also at its start: 'Is it permanent?' after a
-    refused 'Can I drive after neurolysis?' has no subject to lean on)."""
+    """The topic after answering ``reading`` with the quotes ``said`` from passages ``cited``
+    (their text) of the documents ``sources``: a follow-up keeps the subject and adds what
+    was cited; a new subject that the documents answer starts a topic of its own (one they
+    do not answer leaves the conversation where it was, also at its start: 'Is it
+    permanent?' after a refused 'Can I drive after neurolysis?' has no subject to lean on)."""
     if reading.follow_up and topic is not None:
         evidence = f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}"
-        return Topic(topic.subject, reading.query, evidence, topic.sources | sources)
+        query = topic.query if reading.more else reading.query
+        return Topic(topic.subject, query, evidence, topic.sources | sources, topic.said | said)
     if not reading.subject or not sources:
         return topic
-    return Topic(grounded(reading.subject, cited), reading.query, cited, sources)
+    return Topic(grounded(reading.subject, cited), reading.query, cited, sources, said)
 
 
 def grounded(subject: str, cited: str) -> str:
@@ -105,6 +125,7 @@ class Reading:
     within: frozenset[str] = frozenset()  # search only these documents (empty: all of them)
     fallback: Reading | None = None  # the reading to try when this one finds no answer
     rival: Reading | None = None  # tried beside this one: the more confident answer is given
+    more: bool = False  # 'tell me more': answered without what the topic's answers quoted
 
 
 def readings(first: Reading) -> list[Reading]:
@@ -219,6 +240,11 @@ def read(question: str, topic: Topic | None) -> Reading:
     own = subject_phrase(question)
     if topic is None:
         return Reading(question, own, False)
+    if _MORE.match(question):
+        anywhere = Reading(topic.query, topic.subject, True, more=True)
+        if not topic.sources:
+            return anywhere
+        return Reading(topic.query, topic.subject, True, topic.sources, anywhere, more=True)
     about = _WHAT_ABOUT.match(question) or _AND_THING.match(question)
     if about:
         thing = _ARTICLE.sub("", about["thing"].strip())

@@ -277,6 +277,49 @@ def _shares(tokens: list[frozenset[str]], weights: dict[str, float]) -> np.ndarr
     return np.array([sum(w for t, w in weights.items() if t in found) / total for found in tokens])
 
 
+@dataclass(frozen=True)
+class Told:
+    """What a conversation has been told of its subject: the spans (source, start, end) its
+    answers quoted. 'Tell me more' is answered with other sentences that name the subject."""
+
+    subject: str
+    spans: frozenset[tuple[str, int, int]]
+
+
+def untold(evidence: Evidence, told: Told) -> Evidence | None:
+    """``evidence`` without the sentences ``told`` quoted and those that (with what they lean
+    on) do not name every word of its subject; None when no sentence is left. The rest keep
+    their scores."""
+    subject = set(stems(content_words(told.subject)))
+    keep = [
+        i
+        for i, s in enumerate(evidence.sentences)
+        if not any(
+            src == s.passage.source and a < s.end and b > s.start for src, a, b in told.spans
+        )
+        and subject <= set(stems(content_words(evidence.in_context[i])))
+    ]
+    if not keep:
+        return None
+    if len(keep) == len(evidence.sentences):
+        return evidence
+    new = {old: n for n, old in enumerate(keep)}
+    previous = [evidence.previous[i] for i in keep]
+    logits = evidence.logits[keep]
+    shares = np.exp(logits - logits.max())
+    return Evidence(
+        [evidence.sentences[i] for i in keep],
+        [new.get(p) if p is not None else None for p in previous],
+        [[new[j] for j in evidence.chains[i] if j in new] for i in keep],
+        [evidence.in_context[i] for i in keep],
+        evidence.vectors[keep],
+        evidence.features[keep],
+        logits,
+        shares / shares.sum(),
+        [evidence.has_cue[i] for i in keep],
+    )
+
+
 def score(question: Question, retrieval: Retrieval, retriever: Retriever) -> Evidence | None:
     """The candidate sentences of the top passages with their features and the model's
     scores; None when the passages hold no sentence."""

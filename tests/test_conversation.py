@@ -16,7 +16,7 @@ from qa.conversation import (
     readings,
     subject_phrase,
 )
-from qa.templates import HELLO, WELCOME
+from qa.templates import HELLO, NOTHING_MORE, WELCOME
 
 CITED = frozenset({"neurolysis.txt"})
 CHEMICAL = Topic(
@@ -161,6 +161,30 @@ def test_a_greeting_or_thanks_is_answered_politely_and_keeps_the_topic(bot: Chat
         assert reply.question_type == COURTESY and chat.topic == topic
     assert chat.ask("How is it diagnosed?").query == "How is denervation diagnosed?"
     assert bot.answer("thanks").text == WELCOME  # also without a conversation (qa.ask)
+
+
+def test_tell_me_more_asks_the_topic_question_again_for_what_was_not_quoted() -> None:
+    topic = Topic("cryoneurolysis", "What is cryoneurolysis?", "", CITED)
+    anywhere = Reading("What is cryoneurolysis?", "cryoneurolysis", True, more=True)
+    for asked in ("Tell me more", "more please", "What else?", "ok, go on", "Can you elaborate?"):
+        assert read(asked, topic) == replace(anywhere, within=CITED, fallback=anywhere)
+    assert not read("Tell me more about phenol", topic).more  # names a subject of its own
+    assert read("more", None) == Reading("more", "", False)  # nothing to say more of
+
+
+def test_tell_me_more_quotes_new_sentences_on_the_subject_until_there_are_none(
+    bot: Chatbot,
+) -> None:
+    chat = bot.fork()
+    first = chat.ask("What is cryoneurolysis?")
+    more = chat.ask("Tell me more")
+    assert more.query == "What is cryoneurolysis?" and "neuroma" in more.text
+    quoted = {(c.source, c.start, c.end) for c in first.citations}
+    assert not {(c.source, c.start, c.end) for c in more.citations} & quoted
+    replies = [chat.ask("more please") for _ in range(3)]
+    assert replies[-1].abstained and replies[-1].citations == []
+    assert replies[-1].text == NOTHING_MORE.format(subject="cryoneurolysis")
+    assert chat.topic is not None and chat.topic.query == "What is cryoneurolysis?"
 
 
 def test_reset_forgets_the_topic(bot: Chatbot) -> None:
