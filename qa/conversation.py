@@ -28,14 +28,17 @@ How a question was read is the Answer's ``query`` (shown as "Read as").
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
 from qa.question import KIND_WORDS
 from qa.text import FRAME_WORDS, STOPWORDS, content_words, stems, words
 
-_PRONOUN = re.compile(r"\b(it|its|this|that|they|them|their|these|those)\b", re.I)
-_POSSESSIVE = {"its", "their"}
+_PRONOUN = re.compile(
+    r"\b(it|its|this|that|they|them|their|these|those|he|him|his|she|her)\b", re.I
+)
+_POSSESSIVE = {"its", "their", "his"}  # and 'her' before a noun ('her successor')
 # 'What about X?', 'How about X?', 'And X?', 'And what about X?': the previous question, of X.
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<thing>.+?)\s*[?.!]*\s*$", re.I)
 _AND_THING = re.compile(
@@ -103,7 +106,9 @@ def grounded(subject: str, cited: str) -> str:
     """The longest opening of ``subject`` (two words or more) that the cited text says as it
     is: the question's run of words may go on past its subject ('Margaret Chan step down',
     'vesicular stomatitis virus spread across synapses') where the documents name the subject
-    alone. ``subject`` itself when the cited text says no such opening of it."""
+    alone. When the cited text says no such opening, the name the subject opens with
+    ('Margaret Chan' of 'Margaret Chan step down', where the text says only 'Chan'), else
+    ``subject`` itself."""
     tokens = [t[0] for t in _tokens(subject)]
     for size in range(len(tokens), 1, -1):
         part = tokens[:size]
@@ -112,7 +117,8 @@ def grounded(subject: str, cited: str) -> str:
         said = r"\b" + r"[\s-]+".join(re.escape(t) for t in part) + r"\b"
         if re.search(said, cited, re.I):
             return " ".join(part)
-    return subject
+    name = list(itertools.takewhile(lambda t: t[:1].isupper(), tokens))
+    return " ".join(name) if 0 < len(name) < len(tokens) else subject
 
 
 @dataclass(frozen=True)
@@ -287,7 +293,10 @@ def _substitute(question: str, subject: str) -> str:
     """``question`` with its first pronoun replaced by ``subject``."""
 
     def swap(match: re.Match[str]) -> str:
-        return f"{subject}'s" if match[0].lower() in _POSSESSIVE else subject
+        word = match[0].lower()
+        after = re.match(r"\s+([^\W\d_]+)", question[match.end() :])
+        owns = word == "her" and after is not None and after[1].lower() not in STOPWORDS
+        return f"{subject}'s" if word in _POSSESSIVE or owns else subject
 
     return _PRONOUN.sub(swap, question, count=1)
 

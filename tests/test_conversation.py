@@ -57,6 +57,15 @@ def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
     )
 
 
+def test_a_person_is_referred_to_as_he_or_she() -> None:
+    chan = Topic("Margaret Chan", "When will Margaret Chan step down?", "", CITED)
+    assert read("Where should her successor come from?", chan).query == (
+        "Where should Margaret Chan's successor come from?"
+    )
+    assert read("Why did she resign?", chan).query == "Why did Margaret Chan resign?"
+    assert read("What did he find?", replace(chan, subject="Koch")).query == "What did Koch find?"
+
+
 def test_a_pronoun_takes_the_subject() -> None:
     assert read("Is it permanent?", CHEMICAL).query == "Is chemical neurolysis permanent?"
     assert read("What are its risks?", CHEMICAL).query == ("What are chemical neurolysis's risks?")
@@ -78,6 +87,9 @@ def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:
 def test_a_subject_is_the_part_of_the_phrase_the_documents_say() -> None:
     cited = "Chan will step down in 2017. Dr Margaret Chan led WHO for a decade."
     assert grounded("Margaret Chan step down", cited) == "Margaret Chan"
+    # the text says only 'Chan will step down': the name the subject opens with
+    assert grounded("Margaret Chan step down", cited.split(".")[0]) == "Margaret Chan"
+    assert grounded("chemical neurolysis agents", "") == "chemical neurolysis agents"
     assert grounded("first COVID-19 case confirmed", "the first known case") == (
         "first COVID-19 case confirmed"  # one word of it is not a subject
     )
