@@ -97,7 +97,7 @@ def courtesy(text: str, greeting: bool) -> Answer:
 def not_covered(question: Question, confidence: float, told: scoring.Told | None = None) -> Answer:
     """The abstention: the documents do not answer (or, after ``told``, say nothing more of
     its subject); nothing is cited."""
-    text = NOTHING_MORE.format(subject=told.subject) if told is not None else NOT_COVERED
+    text = NOTHING_MORE if told is not None else NOT_COVERED
     return Answer(
         question.text, text, [], True, question.query, question.kind, round(confidence, 4)
     )

@@ -32,7 +32,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from qa.question import KIND_WORDS
+from qa.question import KIND_WORDS, is_term
 from qa.text import FRAME_WORDS, STOPWORDS, content_words, stems, words
 
 _PRONOUN = re.compile(
@@ -261,8 +261,8 @@ def read(question: str, topic: Topic | None) -> Reading:
     if _PRONOUN.search(question):
         return _in_topic(question, _substitute(question, topic.subject), topic)
     added = _with_subject(question, topic)
-    if not _new_words(question, topic):
-        return _in_topic(question, added, topic)
+    if not _new_words(question, topic) and not is_term(question):
+        return _in_topic(question, added, topic)  # a bare term names a subject of its own
     return Reading(question, own, False, fallback=_in_topic(question, added, topic, False))
 
 

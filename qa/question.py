@@ -202,12 +202,17 @@ def aspect_of(query: str, topic: frozenset[str]) -> str:
     )
 
 
+def is_term(query: str) -> bool:
+    """Whether ``query`` is a bare term ('denervation', 'library card?'), not a question."""
+    named = words(query)
+    return (
+        0 < len(named) <= TERM_WORDS and content_words(query) == named and kind_of(query) == "other"
+    )
+
+
 def as_question(query: str) -> str:
     """``query`` as a question: a bare term ('denervation', 'RFA?') asks what it is."""
-    named = words(query)
-    if 0 < len(named) <= TERM_WORDS and content_words(query) == named and kind_of(query) == "other":
-        return f"What is {query.strip().rstrip('?!. ')}?"
-    return query
+    return f"What is {query.strip().rstrip('?!. ')}?" if is_term(query) else query
 
 
 def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:

@@ -19,7 +19,7 @@ NOT_COVERED = (
     "I could not find an answer to that in the loaded documents, so I will not guess. "
     "Try rephrasing, or ask about a topic the documents cover."
 )
-NOTHING_MORE = "The documents say nothing more about {subject} than what I have quoted."
+NOTHING_MORE = "The documents say nothing more about this than what I have quoted."
 HELLO = "Hello. Ask me a question about the loaded documents: I answer from them, with sources."
 WELCOME = "You're welcome. Ask another question about the documents whenever you like."
 # The documents rarely say 'yes' or 'no' in so many words: the answer quotes what they say.

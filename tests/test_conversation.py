@@ -57,6 +57,15 @@ def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
     )
 
 
+def test_a_bare_term_starts_a_topic_of_its_own() -> None:
+    """'library card' after a printing answer that mentions 'a library card': the user names
+    what they want to know about now, so 'Is it free?' then asks about the card."""
+    printing = Topic("printing", "how much is printing?", "booked with a library card", CITED)
+    reading = read("library card", printing)
+    assert not reading.follow_up and reading.subject == "library card"
+    assert read("Which agents are used?", CHEMICAL).follow_up  # a question, not a term
+
+
 def test_a_person_is_referred_to_as_he_or_she() -> None:
     chan = Topic("Margaret Chan", "When will Margaret Chan step down?", "", CITED)
     assert read("Where should her successor come from?", chan).query == (
@@ -195,7 +204,7 @@ def test_tell_me_more_quotes_new_sentences_on_the_subject_until_there_are_none(
     assert not {(c.source, c.start, c.end) for c in more.citations} & quoted
     replies = [chat.ask("more please") for _ in range(3)]
     assert replies[-1].abstained and replies[-1].citations == []
-    assert replies[-1].text == NOTHING_MORE.format(subject="cryoneurolysis")
+    assert replies[-1].text == NOTHING_MORE
     assert chat.topic is not None and chat.topic.query == "What is cryoneurolysis?"
 
 
