@@ -14,7 +14,7 @@ from qa.config import Settings, settings_from_env
 from qa.lexicon import Lexicon
 from qa.logs import Stopwatch
 from qa.pages import with_pages
-from qa.question import Question, analyse, greets, pleasantries_off
+from qa.question import Question, analyse, pleasantries_off
 from qa.refresh import LiveIndex, View, shared_live
 from qa.retrieval import Passage, Retriever
 from qa.scoring import Told
@@ -132,14 +132,14 @@ class Chatbot:
         cleaned = check_question(question, self.settings.max_question_chars)
         with self._lock:
             if not pleasantries_off(cleaned):  # 'thanks!': the topic stays where it was
-                answer = courtesy(cleaned, greets(cleaned))
+                answer = courtesy(cleaned)
                 self.history.append(Turn(cleaned, cleaned, answer))
                 return answer
             reading, answer = self._read_and_answer(cleaned)
             sources = frozenset(c.source for c in answer.citations[:1])  # what it answered from
             said = frozenset((c.source, c.start, c.end) for c in answer.citations)
             self.topic = conversation.next_topic(
-                self.topic, reading, self._cited_text(answer), sources, said
+                self.topic, reading, self.retriever.overlapping_text(said), sources, said
             )
             self.history.append(Turn(cleaned, reading.query, answer))
             return answer
@@ -166,11 +166,6 @@ class Chatbot:
             return None
         return Told(self.topic.subject, self.topic.said)
 
-    def _cited_text(self, answer: Answer) -> str:
-        """The text of the passages holding the answer's citations."""
-        spans = {(c.source, c.start, c.end) for c in answer.citations}
-        return self.retriever.overlapping_text(spans)
-
     def answer(
         self,
         question: str,
@@ -186,7 +181,7 @@ class Chatbot:
         view = self.live.current()  # one index version for the whole answer
         cleaned = check_question(question, self.settings.max_question_chars)
         if query is None and not pleasantries_off(cleaned):
-            return courtesy(cleaned, greets(cleaned))
+            return courtesy(cleaned)
         analysed = analyse(cleaned, view.lexicon, query)
         timer.lap("analyse")
         if analysed.compared:

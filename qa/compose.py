@@ -15,7 +15,7 @@ import numpy as np
 
 from qa import abstain, learned, scoring, templates
 from qa.lexicon import Lexicon
-from qa.question import Question
+from qa.question import Question, greets
 from qa.retrieval import Retrieval, Retriever
 from qa.templates import HELLO, NOT_COVERED, NOTHING_MORE, WELCOME, YES_NO_LEAD_IN
 
@@ -88,10 +88,10 @@ def shown(quote: str) -> str:
 COURTESY = "courtesy"  # the question_type of a reply to a greeting or a thank-you
 
 
-def courtesy(text: str, greeting: bool) -> Answer:
+def courtesy(text: str) -> Answer:
     """The reply to a message that is only a greeting or a thank-you: nothing is asked of the
     documents, so nothing is searched or cited (and the conversation's topic is kept)."""
-    return Answer(text, HELLO if greeting else WELCOME, [], True, text, COURTESY, 1.0)
+    return Answer(text, HELLO if greets(text) else WELCOME, [], True, text, COURTESY, 1.0)
 
 
 def not_covered(question: Question, confidence: float, told: scoring.Told | None = None) -> Answer:

@@ -45,7 +45,7 @@ _AND_THING = re.compile(
     r"^\s*and\s+(?P<thing>(?!what|how|when|why|where|who|which)[^?]+?)\s*\?\s*$", re.I
 )
 # What may open the thing of 'And for RFA?' or 'What about the phenol?' without being it.
-_ARTICLE = re.compile(r"^((for|about|with|regarding|in|on|of)\s+)?((the|a|an)\s+)?", re.I)
+_LEAD_IN = re.compile(r"^((for|about|with|regarding|in|on|of)\s+)?((the|a|an)\s+)?", re.I)
 _CONNECTORS = frozenset({"of", "and", "for", "in", "with", "on", "to"})
 # Questions whose last word is a verb ('How is X transmitted?', 'What does X cause?').
 _ASKS_WITH_VERB = re.compile(
@@ -95,8 +95,9 @@ def next_topic(
     permanent?' after a refused 'Can I drive after neurolysis?' has no subject to lean on)."""
     if reading.follow_up and topic is not None:
         evidence = f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}"
-        query = topic.query if reading.more else reading.query
-        return Topic(topic.subject, query, evidence, topic.sources | sources, topic.said | said)
+        return Topic(
+            topic.subject, reading.query, evidence, topic.sources | sources, topic.said | said
+        )
     if not reading.subject or not sources:
         return topic
     return Topic(grounded(reading.subject, cited), reading.query, cited, sources, said)
@@ -253,7 +254,7 @@ def read(question: str, topic: Topic | None) -> Reading:
         return Reading(topic.query, topic.subject, True, topic.sources, anywhere, more=True)
     about = _WHAT_ABOUT.match(question) or _AND_THING.match(question)
     if about:
-        thing = _ARTICLE.sub("", about["thing"].strip())
+        thing = _LEAD_IN.sub("", about["thing"].strip())
         if subject_words(thing):
             asked = _replace(topic.query, topic.subject, thing)
             nearby = Reading(asked, thing, False, topic.sources) if topic.sources else None

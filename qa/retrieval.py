@@ -26,6 +26,7 @@ softmax over the candidates, the probability that it is the one holding the answ
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -301,7 +302,7 @@ class Retriever:
         """Texts as the lexical ranker sees them (stems without stop words)."""
         return tokenize(texts)
 
-    def overlapping_text(self, spans: set[tuple[str, int, int]]) -> str:
+    def overlapping_text(self, spans: Set[tuple[str, int, int]]) -> str:
         """The text of the chunks overlapping any (source, start, end) span, in index order."""
         return " ".join(c.text for c in self.index.fetch(self.index.catalog.overlapping(spans)))
 

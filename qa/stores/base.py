@@ -10,7 +10,7 @@ A backend writes new versions (adding and removing documents' chunks) and reads 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +65,7 @@ class Catalog:
             for s, t in zip(self.source_of.tolist(), self.title_of.tolist(), strict=True)
         }
 
-    def overlapping(self, spans: set[tuple[str, int, int]]) -> list[int]:
+    def overlapping(self, spans: Set[tuple[str, int, int]]) -> list[int]:
         """Ids of the chunks (in id order) that overlap any (source, start, end) span."""
         row = {name: i for i, name in enumerate(self.sources)}
         hit = np.zeros(len(self), dtype=bool)
