@@ -89,10 +89,10 @@ _GREETING = re.compile(
     re.I,
 )
 _SIGN_OFF = re.compile(
-    r"[\s,.!;:-]*(?:(?:many |thanks? so much|thank you(?: so much| very much)?|thanks|thx|ty"
-    r"|cheers|regards|best regards|kind regards|best wishes|sincerely|appreciate (?:any|your)"
-    r" help|any help (?:is )?appreciated|thanks in advance|in advance|please help|"
-    r"god bless)[\s,.!]*)+(?:[A-Z][a-z]+[.!]?)?\s*$",
+    r"[\s,.!;:-]*(?:(?:many |(?:thanks?|thank you)(?: so much| very much| a lot| a bunch)?"
+    r"|thx|ty|cheers|regards|best regards|kind regards|best wishes|sincerely"
+    r"|appreciate (?:any|your) help|any help (?:is )?appreciated|thanks in advance|in advance"
+    r"|please help|god bless)[\s,.!]*)+(?:[A-Z][a-z]+[.!]?)?\s*$",
     re.I,
 )
 # What a chat message may say besides thanks when it asks nothing: 'ok', 'great, thanks'.

@@ -43,7 +43,14 @@ def test_greetings_and_sign_offs_do_not_matter() -> None:
         "How is gout treated?"
     )
     assert without_pleasantries("thanks") == "thanks"  # nothing else: kept as it is
-    for polite in ("thanks", "Hello!", "hi there", "Ok, thank you so much", "Great, thanks!"):
+    for polite in (
+        "thanks",
+        "Hello!",
+        "hi there",
+        "Ok, thank you so much",
+        "Great, thanks!",
+        "thanks a lot!",
+    ):
         assert pleasantries_off(polite) == ""  # asks nothing of the documents
     assert pleasantries_off("great toe pain") == "great toe pain"  # 'great' is not thanks here
 
