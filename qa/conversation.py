@@ -50,7 +50,8 @@ _CONNECTORS = frozenset({"of", "and", "for", "in", "with", "on", "to"})
 # Questions whose last word is a verb ('How is X transmitted?', 'What does X cause?').
 _ASKS_WITH_VERB = re.compile(
     r"^\s*((how|why|when|where)\s+(is|are|was|were|does|do|did|can|could|should|will|would)"
-    r"|(what|which|who)\s+(does|do|did|can|could|should|will|would))\b",
+    r"|(what|which|who)\s+(does|do|did|can|could|should|will|would))\b"
+    r"(?!\s+(i|you|we|they|one|he|she)\b)",  # 'How do I get X?': the verb comes before X
     re.I,
 )
 EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps

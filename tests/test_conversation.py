@@ -43,6 +43,9 @@ def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
     assert subject_phrase("Shingles pain. Thanks. Any advice on pain relief medication") == (
         "advice on pain relief medication"
     )
+    # 'How is X transmitted?' ends on what is done to X; 'How do I get X?' ends on X
+    assert subject_phrase("How is gout transmitted?") == "gout"
+    assert subject_phrase("How do I get a repeat prescription?") == "repeat prescription"
 
 
 def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
