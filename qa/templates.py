@@ -35,6 +35,12 @@ ELABORATION_BONUS = 2.0
 COVERAGE_GAIN = 0.8  # per share of question words a further sentence adds
 DUPLICATE_SIMILARITY = 0.9  # sentences closer than this to a chosen one add nothing
 
+# Labels run into the text they head ('Abstract: BACKGROUND: Human bocavirus 1 is ...',
+# 'Results: We found ...') are not what it says: a quote starts after them, when a sentence
+# of its own follows (a capital and five words or more; 'Dose: 5 mg' keeps its label).
+_RUN_IN = re.compile(
+    r"(?:[A-Z][A-Za-z/]*(?: (?:and|of|[A-Z][A-Za-z/]*)){0,2}: +)+(?=[A-Z]\S*(?: \S+){4})"
+)
 # A sentence that only names something ("... known as X.") is explained by the next one;
 # a sentence that gives examples completes the one before it.
 _NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$", re.I)
@@ -169,7 +175,11 @@ def quotes(evidence: Evidence, chosen: set[int]) -> list[Quote]:
     for run, passage in runs:
         first, last = sentences[run[0]], sentences[run[-1]]
         text = passage.text[first.start - passage.start : last.end - passage.start]
-        found.append(Quote(passage, first.start, last.end, text, float(np.max(logits[run]))))
+        label = _RUN_IN.match(text)
+        cut = label.end() if label else 0
+        found.append(
+            Quote(passage, first.start + cut, last.end, text[cut:], float(np.max(logits[run])))
+        )
     return found
 
 

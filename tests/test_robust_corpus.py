@@ -343,3 +343,22 @@ def test_hard_wrapped_justified_text_is_answered_in_single_spaces(tmp_path: Path
     assert quote == text[answer.citations[0].start : answer.citations[0].end] and "  " in quote
     assert "Descale the kettle every four weeks with white vinegar and water" in answer.text
     assert "  " not in answer.text and "\n" not in answer.text
+
+
+def test_a_label_run_into_a_paragraph_is_not_quoted(tmp_path: Path) -> None:
+    """'Abstract: BACKGROUND: ...' opens a paragraph of an article as it comes: the labels head
+    the text, so the quote (and its span) starts at the sentence after them."""
+    text = (
+        "Kettle scale in hard-water areas\n\n"
+        "Abstract: BACKGROUND: Kettles in hard-water areas should be descaled with white "
+        "vinegar once a month. Scale makes a kettle slower and louder.\n"
+    )
+    corpus = one_file_corpus(tmp_path, "kettle.txt", text)
+    answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
+        "How often should a kettle be descaled?"
+    )
+    assert not answer.abstained
+    first = answer.citations[0]
+    assert first.quote.startswith("Kettles in hard-water areas should be descaled")
+    assert first.quote == text[first.start : first.end]
+    assert "Abstract" not in answer.text and "BACKGROUND" not in answer.text
