@@ -29,7 +29,13 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"|safety|adverse)\b"
         ),
     ),
-    ("cost", re.compile(r"\b(cost|costs|price|expensive|afford|pay for|insurance)\b")),
+    (
+        "cost",
+        re.compile(
+            r"\b(cost|costs|price|prices|expensive|afford|pay for|insurance|fees?|charged?"
+            r"|how much (is|are))\b"
+        ),
+    ),
     (
         "contraindication",
         re.compile(r"\bwho (should|must|can)(n['’]?t| not)\b|\b(avoid|contraindicat)"),

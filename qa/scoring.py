@@ -71,7 +71,11 @@ CUES: dict[str, re.Pattern[str]] = {
         r"(experience|cause|develop|feel))",
         re.I,
     ),
-    "cost": re.compile(r"[$€£]|\b(costs?|price|fees?|paid|pay|insurance|covered|afford)", re.I),
+    "cost": re.compile(
+        r"[$€£]|\b(costs?|price|fees?|paid|pay|insurance|covered|afford|charg)|free of charge"
+        r"|(?<![-\w])(?<!to )free\b(?! (the|a|an|it|them|up|of|from)\b)",  # not 'to free the'
+        re.I,
+    ),
     "contraindication": re.compile(
         r"\b(should not|must not|not (be )?recommended|avoid|unless|except|contraindicat"
         r"|not suitable|not appropriate|not (a )?candidates?)",

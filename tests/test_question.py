@@ -14,6 +14,7 @@ from qa.question import (
     pleasantries_off,
     without_pleasantries,
 )
+from qa.scoring import says_cue
 from qa.text import shares_stem
 
 
@@ -24,6 +25,7 @@ from qa.text import shares_stem
         ("What are the risks of neurolysis?", "risk"),
         ("Are there side effects?", "risk"),
         ("How much does Botox cost?", "cost"),
+        ("how much is the yellow fever one?", "cost"),
         ("Who should not have neurolysis?", "contraindication"),
         ("How long does the relief last?", "duration"),
         ("What is the difference between denervation and neurolysis?", "comparison"),
@@ -130,3 +132,12 @@ def test_an_acronym_is_matched_with_the_long_form_the_corpus_defines(bot: Chatbo
     assert asked.query == "How long does RFA relief last?"  # read as asked
     plain = analyse("Is the rfa of it a als?", bot.lexicon)
     assert plain.words_query == "Is the rfa of it a als?"
+
+
+def test_a_cost_answer_may_say_it_is_free() -> None:
+    """'Is parking free?' asks a cost: a sentence saying what is free, or charged, says it;
+    the verb ('aims to free the nerve') and '-free' compounds do not."""
+    assert says_cue("cost", "Parking is free for patients for up to two hours.", "Parking")
+    assert says_cue("cost", "Others, such as rabies, are charged privately.", "")
+    assert not says_cue("cost", "Surgical neurolysis aims to free the nerve.", "Surgical")
+    assert not says_cue("cost", "Most patients are symptom-free within a week.", "Recovery")
