@@ -32,8 +32,7 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cost",
         re.compile(
-            r"\b(cost|costs|price|prices|expensive|afford|pay for|insurance|fees?|charged?"
-            r"|how much (is|are))\b"
+            r"\b(cost|costs|price|prices|expensive|afford|pay for|insurance|fees?|charged?)\b"
         ),
     ),
     (

@@ -25,7 +25,8 @@ from qa.text import shares_stem
         ("What are the risks of neurolysis?", "risk"),
         ("Are there side effects?", "risk"),
         ("How much does Botox cost?", "cost"),
-        ("how much is the yellow fever one?", "cost"),
+        ("Is there a fee for the yellow fever one?", "cost"),
+        ("How much is the reduction in deaths?", "other"),  # an amount, not a price
         ("Who should not have neurolysis?", "contraindication"),
         ("How long does the relief last?", "duration"),
         ("What is the difference between denervation and neurolysis?", "comparison"),
