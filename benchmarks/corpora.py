@@ -66,6 +66,7 @@ class Corpus:
     questions: tuple[Question, ...]
     refuse: tuple[Question, ...] = ()
     index_of: str = ""  # another corpus whose index this one shares (same folder)
+    copy_of: str = ""  # another corpus whose documents these are, in another form
     index_folder: Path | None = None  # where its index is (default: under benchmarks/out/)
     conversations: tuple[Conversation, ...] = ()
 
@@ -240,15 +241,45 @@ def _by_phrases(folder: Path) -> Callable[[dict], list[Span]]:
 
 
 def with_conversations(
-    corpus: Corpus, path: Path, golds_of: Callable[[dict], list[Span]]
+    corpus: Corpus, path: Path, golds_of: Callable[[dict], list[Span]], by_document: bool = True
 ) -> Corpus:
-    """``corpus`` with the benchmark conversations of ``path``."""
-    by_document = corpus.name != "seed"
+    """``corpus`` with the benchmark conversations of ``path``, split into halves by their
+    first gold's document (else by their first question)."""
     return replace(corpus, conversations=load_conversations(path, golds_of, by_document))
 
 
+def without_headings(folder: Path, out: Path) -> Path:
+    """The documents of ``folder`` written again into ``out`` as plain text with no section
+    headings (the title, then the paragraphs): the same documents as a folder of notes without
+    structure, to measure how the bot reads text that has none when the folder is small."""
+    from qa.documents import load_corpus
+
+    out.mkdir(parents=True, exist_ok=True)
+    for doc in load_corpus(folder):
+        paragraphs = [doc.text[a:b] for section in doc.sections for a, b in section.paragraphs]
+        flat = "\n\n".join([doc.title, *paragraphs]) + "\n"
+        target = out / Path(doc.source).with_suffix(".txt")
+        if not target.is_file() or target.read_text(encoding="utf-8") != flat:
+            target.write_text(flat, encoding="utf-8")
+    return out
+
+
+def foreign(corpus: Corpus, everything: Iterable[Corpus]) -> list[Corpus]:
+    """The corpora whose questions ``corpus`` must refuse: other documents, each asked once
+    (not a corpus sharing its index or copying another's documents, nor the one it copies)."""
+    return [
+        other
+        for other in everything
+        if other.folder != corpus.folder
+        and not other.index_of
+        and not other.copy_of
+        and other.name != corpus.copy_of
+    ]
+
+
 def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False) -> list[Corpus]:
-    """The dev corpora by name (default all): seed, medquad-dev, covidqa-dev, medquad-chatty;
+    """The dev corpora by name (default all): seed, seed-plain (the seed documents without
+    their headings), medquad-dev, covidqa-dev, medquad-chatty;
     with ``available_only``, those whose files are on this machine (../shared may be absent)."""
     talks = ROOT / "benchmarks" / "conversations"
     makers = {
@@ -256,6 +287,20 @@ def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False
             load_canned("seed", ROOT / "corpus", (ROOT / "tests" / "canned").glob("*.yaml")),
             talks / "seed.yaml",
             _by_phrases(ROOT / "corpus"),
+            by_document=False,
+        ),
+        "seed-plain": lambda: with_conversations(
+            replace(
+                load_canned(
+                    "seed-plain",
+                    without_headings(ROOT / "corpus", OUT / "seed-plain"),
+                    (ROOT / "tests" / "canned").glob("*.yaml"),
+                ),
+                copy_of="seed",
+            ),
+            talks / "seed.yaml",
+            _by_phrases(OUT / "seed-plain"),
+            by_document=False,
         ),
         "medquad-dev": lambda: with_conversations(
             load_jsonl(
@@ -286,7 +331,9 @@ def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False
     wanted = list(names) if names else list(makers)
     if available_only:
         wanted = [
-            n for n in wanted if n == "seed" or (SHARED / n.replace("-chatty", "-dev")).is_dir()
+            n
+            for n in wanted
+            if n.startswith("seed") or (SHARED / n.replace("-chatty", "-dev")).is_dir()
         ]
     unknown = set(wanted) - set(makers)
     if unknown:

@@ -1,8 +1,9 @@
 """Quality benchmark: retrieval, citations and abstention on every dev corpus, per half.
 
-For each corpus (benchmarks/corpora.py: the seed corpus with its canned questions,
-medquad-dev, covidqa-dev and chatty rewrites of medquad-dev questions) and each half (dev,
-held-out) it prints:
+For each corpus (benchmarks/corpora.py: the seed corpus with its canned questions, the same
+documents without their headings (seed-plain: a small folder of plain notes), medquad-dev,
+covidqa-dev and chatty rewrites of medquad-dev questions) and each half (dev, held-out) it
+prints:
 - retrieval hit@1, recall@5 and MRR@10 of the product's retriever and, on the same chunks,
   of BM25 alone, dense MiniLM alone and reciprocal-rank fusion (RRF) of the two;
   "(any)" also counts the gold span of an identically worded question;
@@ -57,6 +58,7 @@ from corpora import (  # noqa: E402
     Span,
     dev_corpora,
     first_hit,
+    foreign,
     load_jsonl,
     overlaps,
 )
@@ -280,15 +282,14 @@ def evaluate(
                 "MRR@10 any": any_mrr,
             }
         answered = answer_all(bot, questions, embedder)
-        foreign = [
+        asked = [
             q
-            for other in others
-            if other.folder != corpus.folder and not other.index_of
+            for other in foreign(corpus, others)
             for q in spread(
                 [q for q in other.questions if q.half == half and not q.after], OFF_CORPUS
             )
         ] + [q for q in corpus.refuse if q.half == half]
-        refused = [a.abstained for a in answer_all(bot, foreign, embedder)] if foreign else []
+        refused = [a.abstained for a in answer_all(bot, asked, embedder)] if asked else []
         n = max(1, len(answered))
         confident = [a for a in answered if not a.abstained and a.confidence >= CONFIDENT]
         found[half] = {

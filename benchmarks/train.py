@@ -1,5 +1,8 @@
 """Fit the product's small learned scorers on the dev halves of every dev corpus together.
 
+(Every dev corpus but seed-plain, the seed documents without their headings: it is measured
+by benchmarks/quality.py, not fitted on; see --corpora.)
+
     python benchmarks/train.py passage    # the retriever's passage model, then:
     python benchmarks/train.py sentence   # the composer's sentence model (uses the passage model)
     python benchmarks/train.py answer     # abstention (and its threshold), then confidence
@@ -33,7 +36,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from corpora import OUT, Corpus, Question, dev_corpora, overlaps  # noqa: E402
+from corpora import OUT, Corpus, Question, dev_corpora, foreign, overlaps  # noqa: E402
 
 from qa import abstain, compose, learned, scoring, templates  # noqa: E402
 from qa.chat import Chatbot  # noqa: E402
@@ -398,8 +401,7 @@ def collect(kind: str, names: list[str], refresh: bool) -> list:
         else:
             others = [
                 q
-                for other in everything
-                if other.folder != corpus.folder and not other.index_of
+                for other in foreign(corpus, everything)
                 for q in spread([q for q in other.questions if not q.after], FOREIGN)
             ]
             material = answer_rows(corpus, bot, [] if corpus.index_of else others)
@@ -537,6 +539,8 @@ def write(model: learned.Model, args: argparse.Namespace, **extra: object) -> No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", choices=("passage", "sentence", "answer"))
+    # seed-plain is measured, not fitted on: adding it to the abstention model's fit traded
+    # covidqa-dev and medquad-dev for it (README, 'A folder without headings')
     parser.add_argument("--corpora", default="seed,medquad-dev,covidqa-dev,medquad-chatty")
     parser.add_argument("--refresh", action="store_true", help="recompute cached features")
     parser.add_argument("--size", type=int, help="hidden units (skip cross-validation)")

@@ -52,6 +52,27 @@ def test_seed_canned_questions_become_gold_spans_split_into_halves() -> None:
     assert not any(q.golds == () for q in seed.questions)
 
 
+def test_seed_plain_is_the_seed_documents_without_headings(tmp_path: Path) -> None:
+    """The same paragraphs under the same title, with no section headings for the bot to read;
+    its questions are the seed's, never asked of the seed (or of others) as foreign ones."""
+    from qa.documents import load_corpus
+
+    plain = load_corpus(corpora.without_headings(PROJECT_ROOT / "corpus", tmp_path / "plain"))
+    seed = load_corpus(PROJECT_ROOT / "corpus")
+    assert [d.title for d in plain] == [d.title for d in seed]
+    assert all(s.heading == "" for d in plain for s in d.sections)
+    assert all("Causes of Denervation" not in d.text for d in plain)
+
+    def paragraphs(docs: list) -> list[str]:
+        return [d.text[a:b] for d in docs for s in d.sections for a, b in s.paragraphs]
+
+    assert paragraphs(plain) == paragraphs(seed)
+    everything = corpora.dev_corpora(["seed", "seed-plain"])
+    copy = everything[1]
+    assert copy.copy_of == "seed" and len(copy.questions) == len(everything[0].questions)
+    assert corpora.foreign(copy, everything) == [] == corpora.foreign(everything[0], everything)
+
+
 def _span(text: str, starts: str, ends: str) -> tuple[int, int]:
     start = text.index(starts)
     return start, text.index(ends, start) + len(ends)
