@@ -39,7 +39,16 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
         "contraindication",
         re.compile(r"\bwho (should|must|can)(n['’]?t| not)\b|\b(avoid|contraindicat)"),
     ),
-    ("statistic", re.compile(r"\b(prevalen|incidence|how (many|common)|percent|statistic)")),
+    (
+        "statistic",
+        re.compile(
+            r"\b(prevalen|incidence|how (many|common)|percent|statistic)"
+            # a rate of something counted ('fatality rate', 'success rate'), not a speed
+            # ('the rate of nerve regrowth', 'heart rate', 'growth rate')
+            r"|\b(?!(the|a|an|its|their|this|that|what|which|high|higher|highest|low|lower"
+            r"|lowest|fast|faster|slow|slower|growth|regrowth|heart|flow)\b)[a-z]+ rates?\b"
+        ),
+    ),
     ("duration", re.compile(r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b")),
     ("reason", re.compile(r"^why\b|\bwhy (would|do|does|is|are|might)\b|\bpurpose\b")),
     ("timing", re.compile(r"^when\b|\bwhen (is|are|should|would|can|do|does|might)\b")),

@@ -29,6 +29,8 @@ from qa.text import shares_stem
         ("How much is the reduction in deaths?", "other"),  # an amount, not a price
         ("Who should not have neurolysis?", "contraindication"),
         ("How long does the relief last?", "duration"),
+        ("What is the rate of nerve regrowth?", "duration"),  # a speed
+        ("What is the success rate of radiofrequency ablation?", "statistic"),  # a count
         ("What is the difference between denervation and neurolysis?", "comparison"),
         ("Does neurolysis hurt?", "symptom"),  # what is felt; still answered with evidence
         ("Is neurolysis permanent?", "yesno"),
