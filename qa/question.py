@@ -52,7 +52,13 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("duration", re.compile(r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b")),
     ("reason", re.compile(r"^why\b|\bwhy (would|do|does|is|are|might)\b|\bpurpose\b")),
     ("timing", re.compile(r"^when\b|\bwhen (is|are|should|would|can|do|does|might)\b")),
-    ("cause", re.compile(r"\b(cause[sd]?|causing|lead(s)? to|reason|risk factor|origin)")),
+    (
+        "cause",
+        re.compile(  # not 'What symptoms does it cause?', which asks what is felt
+            r"^(?!(what|which) (other )?(symptoms|signs)\b).*"
+            r"\b(cause[sd]?|causing|lead(s)? to|reason|risk factor|origin)"
+        ),
+    ),
     (
         "symptom",
         re.compile(

@@ -32,6 +32,8 @@ from qa.text import shares_stem
         ("What is the rate of nerve regrowth?", "duration"),  # a speed
         ("What is the success rate of radiofrequency ablation?", "statistic"),  # a count
         ("What is the difference between denervation and neurolysis?", "comparison"),
+        ("What symptoms does it cause?", "symptom"),
+        ("What causes the symptoms of gout?", "cause"),
         ("Does neurolysis hurt?", "symptom"),  # what is felt; still answered with evidence
         ("Is neurolysis permanent?", "yesno"),
         ("Why might cryoneurolysis be preferred?", "reason"),
