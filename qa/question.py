@@ -32,7 +32,8 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "cost",
         re.compile(
-            r"\b(cost|costs|price|prices|expensive|afford|pay for|insurance|fees?|charged?)\b"
+            r"\b(cost|costs|price|prices|expensive|afford|pay for|insurance|fees?"
+            r"|(?<!in )charged?)\b"  # not 'in charge of'
         ),
     ),
     (

@@ -26,6 +26,7 @@ from qa.text import shares_stem
         ("Are there side effects?", "risk"),
         ("How much does Botox cost?", "cost"),
         ("Is there a fee for the yellow fever one?", "cost"),
+        ("Who is in charge of the clinic?", "definition"),  # no cost
         ("How much is the reduction in deaths?", "other"),  # an amount, not a price
         ("Who should not have neurolysis?", "contraindication"),
         ("How long does the relief last?", "duration"),
