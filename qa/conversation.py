@@ -91,15 +91,16 @@ def next_topic(
 ) -> Topic | None:
     """The topic after answering ``reading`` with the quotes ``said`` from passages ``cited``
     (their text) of the documents ``sources``: a follow-up keeps the subject and adds what
-    was cited; a new subject that the documents answer starts a topic of its own (one they
-    do not answer leaves the conversation where it was, also at its start: 'Is it
-    permanent?' after a refused 'Can I drive after neurolysis?' has no subject to lean on)."""
+    was cited; a new subject that the documents answer starts a topic of its own. One they
+    do not answer leaves the conversation on its topic, but at the start of a conversation it
+    is still what the user asks about ('Is it hereditary?' after a refused 'My dad has gout,
+    what should he eat?' asks about gout), a topic with no documents to search first."""
     if reading.follow_up and topic is not None:
         evidence = f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}"
         return Topic(
             topic.subject, reading.query, evidence, topic.sources | sources, topic.said | said
         )
-    if not reading.subject or not sources:
+    if not reading.subject or (topic is not None and not sources):
         return topic
     return Topic(grounded(reading.subject, cited), reading.query, cited, sources, said)
 

@@ -145,11 +145,18 @@ def test_the_first_question_has_no_topic_to_lean_on() -> None:
     assert read("How is it treated?", None) == Reading("How is it treated?", "", False)
 
 
-def test_a_refused_first_question_sets_no_topic(bot: Chatbot) -> None:
+def test_a_refused_first_question_still_names_what_the_user_asks_about(bot: Chatbot) -> None:
+    """The documents do not say whether one may drive, but the user asked about neurolysis:
+    'it' is read as neurolysis, searched in every document (none was cited)."""
     chat = bot.fork()
     assert chat.ask("Can I drive after neurolysis?").abstained
-    assert chat.topic is None
-    assert chat.ask("Is it permanent?").query == "Is it permanent?"
+    assert chat.topic is not None and chat.topic.subject == "neurolysis"
+    assert not chat.topic.sources
+    answer = chat.ask("Is it permanent?")
+    assert answer.query == "Is neurolysis permanent?"
+    assert "permanently" in answer.text and answer.citations[0].source == "neurolysis.txt"
+    chat.reset()
+    assert chat.ask("How is it treated?").query == "How is it treated?"  # no subject: none
 
 
 def test_the_same_conversation_gives_byte_identical_answers(bot: Chatbot) -> None:
