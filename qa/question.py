@@ -50,7 +50,14 @@ KINDS: list[tuple[str, re.Pattern[str]]] = [
             r"|lowest|fast|faster|slow|slower|growth|regrowth|heart|flow)\b)[a-z]+ rates?\b"
         ),
     ),
-    ("duration", re.compile(r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b")),
+    (
+        "duration",
+        re.compile(
+            r"\bhow (long|fast|quickly|soon|often)\b|\b(rate|speed)\b"
+            r"|\bthe (\w+ ){0,2}(duration|period)\b"  # 'the mean incubation period'
+            r"|\bthe (?!(best|right|same|first|last|next|whole|only|exact)\b)\w+ time\b"
+        ),
+    ),
     ("reason", re.compile(r"^why\b|\bwhy (would|do|does|is|are|might)\b|\bpurpose\b")),
     ("timing", re.compile(r"^when\b|\bwhen (is|are|should|would|can|do|does|might)\b")),
     (

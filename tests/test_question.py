@@ -31,6 +31,9 @@ from qa.text import shares_stem
         ("Who should not have neurolysis?", "contraindication"),
         ("How long does the relief last?", "duration"),
         ("What is the rate of nerve regrowth?", "duration"),  # a speed
+        ("What was the mean incubation period?", "duration"),
+        ("What is the recovery time after RFA?", "duration"),
+        ("When is the best time to book?", "timing"),
         ("What is the success rate of radiofrequency ablation?", "statistic"),  # a count
         ("What is the difference between denervation and neurolysis?", "comparison"),
         ("What symptoms does it cause?", "symptom"),
