@@ -12,6 +12,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from qa.chat import Chatbot  # noqa: E402
+from qa.compose import Answer  # noqa: E402
 from qa.config import PROJECT_ROOT, Settings  # noqa: E402
 
 SEED_CORPUS = PROJECT_ROOT / "corpus"
@@ -77,3 +78,11 @@ def one_file_corpus(tmp_path: Path, name: str, text: str) -> Path:
     folder.mkdir()
     (folder / name).write_text(text, encoding="utf-8")
     return folder
+
+
+def ask_one_file(tmp_path: Path, name: str, text: str, question: str) -> Answer:
+    """The answer to ``question`` over a corpus of one file ``name`` holding ``text``
+    (indexed in tmp_path/index)."""
+    return Chatbot.from_corpus(one_file_corpus(tmp_path, name, text), tmp_path / "index").ask(
+        question
+    )

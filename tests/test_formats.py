@@ -20,7 +20,7 @@ from qa.cli import main
 from qa.config import PROJECT_ROOT, Settings
 from qa.documents import excerpt, load_corpus, read_document
 from qa.readers import Unreadable, limits
-from tests.conftest import CANNED, one_file_corpus
+from tests.conftest import CANNED, ask_one_file
 from tests.made_files import (
     FORMATS,
     HEADER,
@@ -343,10 +343,7 @@ def test_a_lead_that_introduces_a_list_is_quoted_with_its_items(tmp_path: Path) 
         "* the heating element\n* the lid hinge\n* the power base\n\n"
         "Repairs outside the warranty are charged at cost.\n"
     )
-    corpus = one_file_corpus(tmp_path, "kettle.md", text)
-    answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
-        "Which parts does the warranty cover?"
-    )
+    answer = ask_one_file(tmp_path, "kettle.md", text, "Which parts does the warranty cover?")
     assert [c.quote for c in answer.citations] == [
         "The warranty covers these parts of the kettle:\n\n"
         "* the heating element\n* the lid hinge\n* the power base"

@@ -26,7 +26,7 @@ from qa.documents import (
 )
 from qa.embedding import get_embedder
 from qa.index import MANIFEST, open_index
-from tests.conftest import one_file_corpus
+from tests.conftest import ask_one_file, one_file_corpus
 
 CAFE = "Café Notes\n\nThe café opens at dawn – “early birds” get déjà vu croissants.\n"
 NERVES = (
@@ -334,10 +334,7 @@ def test_hard_wrapped_justified_text_is_answered_in_single_spaces(tmp_path: Path
         "       Descale  the  kettle  every  four  weeks  with  white  vinegar\n"
         "       and  water,  then  boil  it  twice  with  clean  water.\n"
     )
-    corpus = one_file_corpus(tmp_path, "kettle.txt", text)
-    answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
-        "How often should I descale the kettle?"
-    )
+    answer = ask_one_file(tmp_path, "kettle.txt", text, "How often should I descale the kettle?")
     assert not answer.abstained
     quote = answer.citations[0].quote
     assert quote == text[answer.citations[0].start : answer.citations[0].end] and "  " in quote
@@ -353,10 +350,7 @@ def test_a_label_run_into_a_paragraph_is_not_quoted(tmp_path: Path) -> None:
         "Abstract: BACKGROUND: Kettles in hard-water areas should be descaled with white "
         "vinegar once a month. Scale makes a kettle slower and louder.\n"
     )
-    corpus = one_file_corpus(tmp_path, "kettle.txt", text)
-    answer = Chatbot.from_corpus(corpus, tmp_path / "index").ask(
-        "How often should a kettle be descaled?"
-    )
+    answer = ask_one_file(tmp_path, "kettle.txt", text, "How often should a kettle be descaled?")
     assert not answer.abstained
     first = answer.citations[0]
     assert first.quote.startswith("Kettles in hard-water areas should be descaled")
