@@ -310,7 +310,6 @@ def untold(evidence: Evidence, told: Told) -> Evidence | None:
     new = {old: n for n, old in enumerate(keep)}
     previous = [evidence.previous[i] for i in keep]
     logits = evidence.logits[keep]
-    shares = np.exp(logits - logits.max())
     return Evidence(
         [evidence.sentences[i] for i in keep],
         [new.get(p) if p is not None else None for p in previous],
@@ -319,7 +318,7 @@ def untold(evidence: Evidence, told: Told) -> Evidence | None:
         evidence.vectors[keep],
         evidence.features[keep],
         logits,
-        shares / shares.sum(),
+        _softmax(logits),
         [evidence.has_cue[i] for i in keep],
     )
 
@@ -331,8 +330,13 @@ def score(question: Question, retrieval: Retrieval, retriever: Retriever) -> Evi
     if evidence is None:
         return None
     logits = learned.load("sentence", SENTENCE_FEATURES).logit(evidence.features)
+    return replace(evidence, logits=logits, shares=_softmax(logits))
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Each sentence's probability of being the answering one, from the model's logits."""
     shares = np.exp(logits - logits.max())
-    return replace(evidence, logits=logits, shares=shares / shares.sum())
+    return np.asarray(shares / shares.sum())
 
 
 def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> Evidence | None:
