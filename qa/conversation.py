@@ -204,6 +204,11 @@ def _one_letter_name(word: str) -> bool:
     return len(word) == 1 and word.isupper() and word.lower() not in STOPWORDS
 
 
+def _numbered(word: str) -> bool:
+    """'1', '12': the short number that tells members of a family apart, not a year."""
+    return word.isdigit() and len(word) <= 2
+
+
 def _named(text: str, tokens: list[re.Match[str]], i: int) -> bool:
     """Token ``i`` of ``text`` is written as a name: capitalised, and not the first word of
     a sentence ('Ebola' in 'When did the WHO declare the West African Ebola epidemic ...')."""
@@ -216,8 +221,9 @@ def subject_phrase(text: str) -> str:
     """The longest run of subject words in ``text``, as written, joined across 'of', 'and',
     'for', ... ('What is (are) Anemia of Inflammation and Chronic Disease ?' -> 'Anemia of
     Inflammation and Chronic Disease'), of those with a name in them if any ('West African
-    Ebola epidemic', not 'public health emergency of international'); the last of equally
-    long runs; without the verb that ends a 'How is X transmitted?'."""
+    Ebola epidemic', not 'public health emergency of international'), a short number after
+    a word kept in it ('human bocavirus 1'); the last of equally long runs; without the verb
+    that ends a 'How is X transmitted?'."""
     wanted = set(subject_words(text))
     tokens = _tokens(text)
     runs: list[list[int]] = []
@@ -230,6 +236,8 @@ def subject_phrase(text: str) -> str:
             run.append(i)
         elif _one_letter_name(token[0]) and _next_word(tokens, i) in wanted:
             run.append(i)  # 'Q fever', 'C difficile': a one-letter name opens the phrase
+        elif run and _numbered(token[0]):
+            run.append(i)  # 'human bocavirus 1', 'HIV 2': a number after a name is in it
         elif run:
             runs.append(run)
             run = []

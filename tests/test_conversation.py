@@ -46,6 +46,10 @@ def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
     # 'How is X transmitted?' ends on what is done to X; 'How do I get X?' ends on X
     assert subject_phrase("How is gout transmitted?") == "gout"
     assert subject_phrase("How do I get a repeat prescription?") == "repeat prescription"
+    # a short number after a name is part of it; a year or a count standing apart is not
+    assert subject_phrase("Who gets HIV 2 infection?") == "HIV 2 infection"
+    assert subject_phrase("When was human bocavirus 1 identified?") == "human bocavirus 1"
+    assert subject_phrase("How many people died in 2 years of the flu?") == "years"
 
 
 def test_a_question_naming_nothing_new_is_read_in_the_topic() -> None:
