@@ -18,15 +18,18 @@ from qa.text import STOPWORDS, shares_stem, stems, words
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 # Version of what the vocabulary holds, kept in the index manifest: an index whose vocabulary
 # is older is rebuilt (reusing its vectors). 2: words with digits or hyphens are known.
-VERSION = 2
+# 3: short forms with digits ('HBoV1', 'HCoV-229E').
+VERSION = 3
 MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
-# 'radiofrequency ablation (RFA)': an upper-case short form in brackets after a space, and the
+# 'radiofrequency ablation (RFA)', 'human bocavirus 1 (HBoV1)': a short form in brackets that
+# opens with a capital, after a space, and the
 # (up to six) words right before it, read backwards from the bracket: a pattern that matched
 # the words and the bracket together backtracked exponentially over runs of dashes (the rule
 # lines of a Markdown table) and never finished.
-_SHORT_FORM = re.compile(r"(?<=[\s-])\(([A-Z][A-Za-z]{1,7})\)")
+_SHORT_FORM = re.compile(r"(?<=[\s-])\(([A-Z](?:-?[A-Za-z0-9]){1,9})\)")
+_ACRONYM_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # 'RFA', 'HBoV1', 'HCoV-229E'
 _LONG_FORM_REVERSED = re.compile(r"[\w’'\s-]*")  # words, spaces and dashes
 LONG_FORM_WORDS = 6
 LONG_FORM_CHARS = 200  # how far back the words of a long form are looked for
@@ -67,6 +70,7 @@ class Lexicon:
     ) -> None:
         self._language: frozenset[str] = frozenset()
         self.acronyms = acronyms
+        self._spelt_long_forms = {s: f" {' '.join(words(f))} " for s, f in acronyms.items()}
         self._by_initial = by_initial  # the words spelling corrections may turn into
         self._initial_sets = {k: frozenset(v) for k, v in by_initial.items()}  # for knows()
         self._forms = forms  # words with digits, hyphens or apostrophes: 'covid-19', 'hbov1'
@@ -145,11 +149,19 @@ class Lexicon:
     def expand(self, text: str) -> str:
         """``text`` followed by the long forms of the corpus acronyms it uses, written as
         acronyms are (two capitals or more: 'RFA', 'HCoV'; not the word 'is' where a
-        document defines 'IS')."""
+        document defines 'IS'), and by the short forms of the long forms it spells out
+        ('human bocavirus 1' -> 'HBoV1'): a document that defines a short form goes on to
+        use it alone."""
         used = dict.fromkeys(
-            w.lower() for w in _TOKEN.findall(text) if sum(c.isupper() for c in w) >= 2
+            w.lower() for w in _ACRONYM_TOKEN.findall(text) if sum(c.isupper() for c in w) >= 2
         )
         found = [self.acronyms[w] for w in used if w in self.acronyms]
+        spelt = f" {' '.join(words(text))} "
+        found += [
+            short
+            for short, long_form in self._spelt_long_forms.items()
+            if short not in used and long_form in spelt
+        ]
         return f"{text} ({'; '.join(found)})" if found else text
 
 
@@ -167,7 +179,7 @@ def defined_acronyms(text: str) -> list[tuple[str, list[str]]]:
 
 def _expansion(candidates: list[str], short: str) -> str:
     """The trailing words of ``candidates`` whose initials spell ``short``, or ''."""
-    letters = [c for c in short.lower() if c.isalpha()]
+    letters = [c for c in short.lower() if c.isalnum()]
     for size in range(1, len(candidates) + 1):
         tail = candidates[-size:]
         initials = [w[0].lower() for w in tail]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.chat import Chatbot
+from qa.lexicon import Lexicon
 from qa.question import (
     analyse,
     as_question,
@@ -141,6 +142,25 @@ def test_an_acronym_is_matched_with_the_long_form_the_corpus_defines(bot: Chatbo
     assert asked.query == "How long does RFA relief last?"  # read as asked
     plain = analyse("Is the rfa of it a als?", bot.lexicon)
     assert plain.words_query == "Is the rfa of it a als?"
+    # the other way round: the long form spelt out is matched on the short form too
+    spelt = analyse("How long does radiofrequency ablation relief last?", bot.lexicon)
+    assert spelt.words_query == f"{spelt.query} (rfa)"
+
+
+def test_a_short_form_with_digits_is_read_both_ways() -> None:
+    """'Human bocavirus 1 (HBoV1)': the article goes on to say HBoV1 alone, so a question
+    about human bocavirus 1 must match it, and one about HBoV1 the long form."""
+    lexicon = Lexicon(
+        [
+            "Human bocavirus 1 (HBoV1) is a parvovirus. Human coronavirus 229E (HCoV-229E) "
+            "was studied in 2005 (2005). Infection with HBoV1 can lead to a cough."
+        ]
+    )
+    assert lexicon.acronyms == {"hbov1": "Human bocavirus 1", "hcov-229e": "Human coronavirus 229E"}
+    asked = "What symptoms does human bocavirus 1 cause?"
+    assert lexicon.expand(asked) == f"{asked} (hbov1)"
+    assert lexicon.expand("Is HCoV-229E common?") == "Is HCoV-229E common? (Human coronavirus 229E)"
+    assert lexicon.expand("Is human bocavirus common?") == "Is human bocavirus common?"
 
 
 def test_a_cost_answer_may_say_it_is_free() -> None:
