@@ -74,6 +74,8 @@ class Lexicon:
         self._by_initial = by_initial  # the words spelling corrections may turn into
         self._initial_sets = {k: frozenset(v) for k, v in by_initial.items()}  # for knows()
         self._forms = forms  # words with digits, hyphens or apostrophes: 'covid-19', 'hbov1'
+        # 'wifi' for 'wi-fi', 'email' for 'e-mail': a hyphenated word written as one
+        self._unhyphenated = {f.replace("-", ""): f for f in forms if "-" in f}
         self._known = {w for group in by_initial.values() for w in group} | set(acronyms)
         self._known |= set(forms)
         self._known_stems = set(stems(sorted(self._known)))
@@ -129,10 +131,13 @@ class Lexicon:
         return lowered in self._known or stems([lowered])[0] in self._known_stems
 
     def correct_word(self, word: str) -> str:
-        """``word`` itself when short, a word of the language or the corpus's own, else its
-        closest corpus word (if close)."""
+        """``word`` itself when short, a word of the language or the corpus's own, else the
+        corpus's hyphenated spelling of it ('wifi' -> 'wi-fi'), else its closest corpus word
+        (if close)."""
         lowered = word.lower()
         ordinary = lowered in STOPWORDS or lowered in self._language
+        if lowered in self._unhyphenated and not self.uses(lowered):
+            return self._unhyphenated[lowered]
         if len(lowered) < MIN_LENGTH or ordinary or self.uses(lowered):
             return word
         from rapidfuzz import fuzz, process

@@ -147,6 +147,16 @@ def test_an_acronym_is_matched_with_the_long_form_the_corpus_defines(bot: Chatbo
     assert spelt.words_query == f"{spelt.query} (rfa)"
 
 
+def test_a_word_written_as_one_is_read_as_the_corpus_hyphenates_it() -> None:
+    """A router guide says 'Wi-Fi'; its owner types 'wifi'. Read so, the question matches the
+    guide's words and is not taken for one about something the guide never mentions."""
+    lexicon = Lexicon(["The Wi-Fi password is printed on the label. Send us an e-mail."])
+    lexicon = lexicon.knowing(frozenset({"email", "label"}))  # words of the language too
+    assert lexicon.correct("Why is my wifi so slow?") == "Why is my wi-fi so slow?"
+    assert lexicon.correct("my email address") == "my e-mail address"
+    assert lexicon.correct("the label") == "the label"
+
+
 def test_a_short_form_with_digits_is_read_both_ways() -> None:
     """'Human bocavirus 1 (HBoV1)': the article goes on to say HBoV1 alone, so a question
     about human bocavirus 1 must match it, and one about HBoV1 the long form."""
