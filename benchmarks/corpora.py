@@ -24,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "benchmarks"
 OUT = ROOT / "benchmarks" / "out"
+GUIDES = ROOT / "benchmarks" / "guides"
 MIN_DOCUMENTS_TO_SPLIT = 10  # fewer gold documents than this: split by question instead
 
 Span = tuple[str, int, int]  # (source, start, end)
@@ -279,7 +280,9 @@ def foreign(corpus: Corpus, everything: Iterable[Corpus]) -> list[Corpus]:
 
 def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False) -> list[Corpus]:
     """The dev corpora by name (default all): seed, seed-plain (the seed documents without
-    their headings), medquad-dev, covidqa-dev, medquad-chatty;
+    their headings), guides (the guides and policies a clinic, a library, a shop, a support
+    team or an employer gives its readers, with their questions, written for this project),
+    medquad-dev, covidqa-dev, medquad-chatty;
     with ``available_only``, those whose files are on this machine (../shared may be absent)."""
     talks = ROOT / "benchmarks" / "conversations"
     makers = {
@@ -302,6 +305,7 @@ def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False
             _by_phrases(OUT / "seed-plain"),
             by_document=False,
         ),
+        "guides": lambda: load_canned("guides", GUIDES / "corpus", [GUIDES / "questions.yaml"]),
         "medquad-dev": lambda: with_conversations(
             load_jsonl(
                 "medquad-dev",
@@ -333,7 +337,9 @@ def dev_corpora(names: Iterable[str] | None = None, available_only: bool = False
         wanted = [
             n
             for n in wanted
-            if n.startswith("seed") or (SHARED / n.replace("-chatty", "-dev")).is_dir()
+            if n.startswith("seed")
+            or n == "guides"
+            or (SHARED / n.replace("-chatty", "-dev")).is_dir()
         ]
     unknown = set(wanted) - set(makers)
     if unknown:

@@ -1,8 +1,10 @@
 """Quality benchmark: retrieval, citations and abstention on every dev corpus, per half.
 
 For each corpus (benchmarks/corpora.py: the seed corpus with its canned questions, the same
-documents without their headings (seed-plain: a small folder of plain notes), medquad-dev,
-covidqa-dev and chatty rewrites of medquad-dev questions) and each half (dev, held-out) it
+documents without their headings (seed-plain: a small folder of plain notes), guides (a
+clinic's, a library's, a shop's, a router's and an employer's guides, with lay questions
+written for this project), medquad-dev, covidqa-dev and chatty rewrites of medquad-dev
+questions) and each half (dev, held-out) it
 prints:
 - retrieval hit@1, recall@5 and MRR@10 of the product's retriever and, on the same chunks,
   of BM25 alone, dense MiniLM alone and reciprocal-rank fusion (RRF) of the two;
