@@ -73,6 +73,27 @@ def test_seed_plain_is_the_seed_documents_without_headings(tmp_path: Path) -> No
     assert corpora.foreign(copy, everything) == [] == corpora.foreign(everything[0], everything)
 
 
+def test_guides_questions_all_find_their_gold_spans() -> None:
+    """Every guides case either names phrases that stand in its document (a case whose phrase
+    is missing would silently drop out of the benchmark) or must abstain; the folder mixes
+    formats, and the headings are read where the documents have them."""
+    import yaml
+
+    from qa.documents import load_corpus
+
+    guides = corpora.dev_corpora(["guides"])[0]
+    cases = yaml.safe_load((corpora.GUIDES / "questions.yaml").read_text(encoding="utf-8"))
+    assert len(guides.questions) + len(guides.refuse) == len(cases)
+    assert {q.half for q in guides.questions} == {"dev", "heldout"}
+    documents = {d.source: d for d in load_corpus(guides.folder)}
+    assert {Path(s).suffix for s in documents} == {".md", ".txt", ".html"}
+    library = documents["library-services.html"]
+    assert library.title == "Using Eastbrook Public Library"
+    assert "Late returns" in [s.heading for s in library.sections]
+    assert "Events" not in library.text and "Cookie" not in library.text  # menu, footer
+    assert all(s.heading == "" for s in documents["returns-and-refunds.txt"].sections)
+
+
 def _span(text: str, starts: str, ends: str) -> tuple[int, int]:
     start = text.index(starts)
     return start, text.index(ends, start) + len(ends)
