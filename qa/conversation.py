@@ -38,6 +38,7 @@ from qa.text import FRAME_WORDS, STOPWORDS, content_words, stems, words
 _PRONOUN = re.compile(
     r"\b(it|its|this|that|they|them|their|these|those|he|him|his|she|her)\b", re.I
 )
+_PLURAL_PRONOUNS = {"they", "them", "their", "these", "those"}
 _POSSESSIVE = {"its", "their", "his"}  # and 'her' before a noun ('her successor')
 # 'What about X?', 'How about X?', 'And X?', 'And what about X?': the previous question, of X.
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<thing>.+?)\s*[?.!]*\s*$", re.I)
@@ -115,13 +116,18 @@ def grounded(subject: str, cited: str) -> str:
     tokens = [t[0] for t in _tokens(subject)]
     for size in range(len(tokens), 1, -1):
         part = tokens[:size]
-        if part[-1].lower() in _CONNECTORS:
-            continue
-        said = r"\b" + r"[\s-]+".join(re.escape(t) for t in part) + r"\b"
-        if re.search(said, cited, re.I):
+        if part[-1].lower() not in _CONNECTORS and _says(cited, part):
             return " ".join(part)
     name = list(itertools.takewhile(lambda t: t[:1].isupper(), tokens))
     return " ".join(name) if 0 < len(name) < len(tokens) else subject
+
+
+def _says(text: str, tokens: list[str]) -> bool:
+    """Whether ``text`` says the words ``tokens`` one after the other (any case)."""
+    return (
+        re.search(r"\b" + r"[\s-]+".join(re.escape(t) for t in tokens) + r"\b", text, re.I)
+        is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -270,7 +276,7 @@ def read(question: str, topic: Topic | None) -> Reading:
             nearby = Reading(asked, thing, False, topic.sources) if topic.sources else None
             return Reading(asked, thing, False, rival=nearby)  # the same document may tell
     if _PRONOUN.search(question):
-        return _in_topic(question, _substitute(question, topic.subject), topic)
+        return _in_topic(question, _substitute(question, _antecedent(question, topic)), topic)
     added = _with_subject(question, topic)
     if not _new_words(question, topic) and not is_term(question):
         return _in_topic(question, added, topic)  # a bare term names a subject of its own
@@ -298,6 +304,34 @@ def _new_words(text: str, topic: Topic) -> list[str]:
 
 def _mentions(text: str, subject: str) -> bool:
     return all(w in words(text) for w in words(subject))
+
+
+def _plural(word: str) -> bool:
+    """'tests', 'antivirals': an English plural by its ending (not 'class', 'virus', 'this')."""
+    lowered = word.lower()
+    return len(lowered) > 3 and lowered.endswith("s") and not lowered.endswith(("ss", "us", "is"))
+
+
+def _antecedent(question: str, topic: Topic) -> str:
+    """What the first pronoun of ``question`` stands for: the topic's subject, unless the
+    pronoun is plural ('they', 'them') and the subject is not ('hepatitis C'), while the topic's
+    question names plural things ('direct-acting antivirals', 'tests'): then the last of those,
+    with the words right before it that are not the subject's."""
+    pronoun = _PRONOUN.search(question)
+    subject = topic.subject
+    subject_tokens = [t[0] for t in _tokens(subject)]
+    singular = not any(_plural(t) or t.lower() in ("and", "or") for t in subject_tokens)
+    if pronoun is None or pronoun[0].lower() not in _PLURAL_PRONOUNS or not singular:
+        return subject
+    tokens = [t[0] for t in _tokens(topic.query)]
+    own = {t.lower() for t in subject_tokens}
+    for i in range(len(tokens) - 1, -1, -1):
+        if _plural(tokens[i]) and tokens[i].lower() not in own | STOPWORDS:
+            first = i
+            while first > 0 and tokens[first - 1].lower() not in own | STOPWORDS | FRAME_WORDS:
+                first -= 1
+            return " ".join(tokens[first : i + 1])
+    return subject
 
 
 def _substitute(question: str, subject: str) -> str:

@@ -117,6 +117,24 @@ def test_a_subject_is_the_part_of_the_phrase_the_documents_say() -> None:
     assert topic is not None and topic.subject == "Margaret Chan"
 
 
+def test_a_plural_pronoun_points_back_to_the_plural_things_asked_of() -> None:
+    """'they' is not 'hepatitis C': it is what the last question named in the plural."""
+    antivirals = Topic(
+        "hepatitis C", "How well does hepatitis C respond to direct-acting antivirals?", ""
+    )
+    assert read("What can make them less effective?", antivirals).query == (
+        "What can make direct-acting antivirals less effective?"
+    )
+    tests = Topic("denervation", "What tests show denervation?", "")
+    assert read("what do they show?", tests).query == "what do tests show?"
+    # a plural subject, or a singular pronoun, is the subject as before
+    receptors = Topic("nuclear receptors", "What are nuclear receptors?", "")
+    assert (
+        read("What can they regulate?", receptors).query == "What can nuclear receptors regulate?"
+    )
+    assert read("Is it permanent?", tests).query == "Is denervation permanent?"
+
+
 def test_a_new_subject_starts_a_new_topic() -> None:
     reading = read("What is cryoneurolysis?", CHEMICAL)
     assert (reading.query, reading.subject, reading.follow_up, reading.within) == (
