@@ -24,10 +24,10 @@ MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 # 'radiofrequency ablation (RFA)', 'human bocavirus 1 (HBoV1)': a short form in brackets that
-# opens with a capital, after a space, and the
-# (up to six) words right before it, read backwards from the bracket: a pattern that matched
-# the words and the bracket together backtracked exponentially over runs of dashes (the rule
-# lines of a Markdown table) and never finished.
+# opens with a capital, after a space, and the (up to six) words right before it, read
+# backwards from the bracket: a pattern that matched the words and the bracket together
+# backtracked exponentially over runs of dashes (the rule lines of a Markdown table) and never
+# finished.
 _SHORT_FORM = re.compile(r"(?<=[\s-])\(([A-Z](?:-?[A-Za-z0-9]){1,9})\)")
 _ACRONYM_TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # 'RFA', 'HBoV1', 'HCoV-229E'
 _LONG_FORM_REVERSED = re.compile(r"[\w’'\s-]*")  # words, spaces and dashes
