@@ -45,7 +45,7 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
     "mechanism": re.compile(r"\b(by|through|via|because|causing|block|interrupt)\b", re.I),
     "duration": re.compile(
-        r"\b(\d+|one|two|three|several|minutes?|hours?|days?|weeks?|months?|years?|rate|slow"
+        r"\b(minutes?|hours?|days?|weeks?|months?|years?|decades?|rate|slow"
         r"|fast|quick|immediate|temporar|permanent|last(s|ing)?|longer)\b",
         re.I,
     ),

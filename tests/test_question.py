@@ -173,6 +173,14 @@ def test_a_short_form_with_digits_is_read_both_ways() -> None:
     assert lexicon.expand("Is human bocavirus common?") == "Is human bocavirus common?"
 
 
+def test_a_duration_answer_gives_a_time_not_just_a_number() -> None:
+    """'One procedure is ...' counts something; it does not say how long anything takes."""
+    assert says_cue("duration", "Relief can last for several months or longer.", "")
+    assert says_cue("duration", "The router comes with a two-year limited warranty.", "")
+    assert not says_cue("duration", "One procedure is radiofrequency ablation (RFA).", "")
+    assert not says_cue("duration", "Adults may borrow up to 15 items at a time.", "")
+
+
 def test_a_cost_answer_may_say_it_is_free() -> None:
     """'Is parking free?' asks a cost: a sentence saying what is free, or charged, says it;
     the verb ('aims to free the nerve') and '-free' compounds do not."""
