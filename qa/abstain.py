@@ -8,7 +8,11 @@ holds, and how much of the question turns on words the corpus never uses. The lo
 of passages searched is a feature too: the best of many passages is closer to any question by
 chance than the best of a few (the maximum of N chance similarities grows with log N), so the
 same closeness means less in a large corpus. Below the threshold fitted with the model, or when
-one of two rules fitted with it fails (Rules), the bot says the documents do not cover it.
+one of two rules fitted with it fails (Rules), the bot says the documents do not cover it. It
+says so too when the question names one document (``elsewhere``: a word that document's title
+alone holds and its text alone uses) and the lead evidence never says it: 'What are the
+library's opening hours?' is not answered with the clinic's. On the dev halves of every
+corpus this moved one figure, guides' refusals 99.4% -> 99.7% (that question).
 
 Evidence reads differently in text without headings (long articles as they come): a question
 rarely names the title of the article it is answered from, and the best sentence sits among
@@ -31,9 +35,10 @@ import numpy as np
 
 from qa import learned
 from qa.embedding import Embedder
+from qa.lexical import stem_set
 from qa.lexicon import Lexicon
 from qa.question import Question
-from qa.retrieval import FEATURES, Retrieval
+from qa.retrieval import FEATURES, Retrieval, Retriever
 from qa.scoring import SENTENCE_FEATURES, Evidence
 
 BASE_FEATURES = (
@@ -125,6 +130,19 @@ def features(
 def answerable(row: np.ndarray) -> float:
     """The probability that the documents answer, from one row of ANSWERABLE_FEATURES."""
     return float(learned.load("answerable", ANSWERABLE_FEATURES).probability(row[None, :])[0])
+
+
+def elsewhere(question: Question, evidence: Evidence, lead: int, retriever: Retriever) -> bool:
+    """Whether the question names one document (by a word that document's title alone holds
+    and its text alone uses) while the lead evidence, read with its section and title, says
+    none of those words: 'What are the library's opening hours?' would be answered with the
+    clinic's."""
+    names = retriever.in_one_document(question.names_document)
+    if not names:
+        return False
+    sentence = evidence.sentences[lead]
+    said = f"{evidence.in_context[lead]} {sentence.passage.section} {sentence.passage.title}"
+    return not names & stem_set(said)
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def compose(
     rules = abstain.rules()
     if abstain_below is not None:
         rules = replace(rules, threshold=abstain_below)
-    if not rules.answers(row, answerable):
+    if not rules.answers(row, answerable) or abstain.elsewhere(question, evidence, lead, retriever):
         return not_covered(question, 1.0 - answerable, told)
     chosen = templates.choose(question, evidence, lead)
     quoted = templates.quotes(evidence, chosen)

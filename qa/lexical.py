@@ -125,6 +125,14 @@ class LexicalRanker:
         n = float(self._bm25.scores["num_docs"])
         return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
+    def postings(self, term: str) -> np.ndarray:
+        """The ids of the indexed texts that have ``term`` (a stem; none when no text has it)."""
+        t = self._bm25.vocab_dict.get(term)
+        if t is None:
+            return np.zeros(0, dtype=np.int64)
+        scores = self._bm25.scores
+        return np.asarray(scores["indices"][scores["indptr"][t] : scores["indptr"][t + 1]])
+
     def contains(self, tokens: list[str], ids: np.ndarray) -> np.ndarray:
         """A (len(ids), len(tokens)) table: whether indexed text ``ids[i]`` has term ``j``."""
         scores = self._bm25.scores

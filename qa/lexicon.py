@@ -118,6 +118,11 @@ class Lexicon:
             key=lambda t: (len(t & asked) / len(t), len(t & asked), -len(t), sorted(t)),
         )
 
+    def sole_title_stems(self, words: Iterable[str]) -> frozenset[str]:
+        """The stems of ``words`` that one document title alone holds ('library' in a folder
+        where only 'Using Eastbrook Public Library' says it): words that name one document."""
+        return frozenset(s for s in stem_set(" ".join(words)) if len(self._titles.get(s, ())) == 1)
+
     def knows(self, word: str) -> bool:
         """Whether the corpus uses ``word``, a form of it, or defines it as an acronym."""
         lowered = word.lower()

@@ -153,6 +153,9 @@ class Question:
     aspect: str  # the query without the document title it names: what is asked of it
     # ('' when it names none: then all of the query is what is asked)
     compared: tuple[str, ...]  # for a comparison, the things compared
+    # stems of subject words that one document title alone holds: the question names that
+    # document ('the library's opening hours' in a folder with one library page)
+    names_document: frozenset[str] = frozenset()
 
 
 def kind_of(query: str) -> str:
@@ -259,4 +262,5 @@ def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:
         subject=subject,
         aspect=aspect_of(query, lexicon.named_title(query)),
         compared=compared_of(query),
+        names_document=lexicon.sole_title_stems(subject),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qa import learned
@@ -144,3 +146,30 @@ def test_a_follow_up_is_answered_from_the_documents_its_topic_cited(garden: Chat
     follow = chat.ask("How does it spread?")
     assert follow.citations and follow.citations[0].source == "copper-leaf-rot.txt"
     assert "rain splash" in follow.citations[0].quote
+
+
+def test_a_question_naming_one_document_is_not_answered_from_another(tmp_path: Path) -> None:
+    """In a folder with a clinic's guide and a library's page, 'the library's opening hours'
+    names the library page (its title alone holds 'library', its text alone uses it); the
+    clinic's opening hours do not answer it. Real index, real model."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "clinic.md").write_text(
+        "# Riverside Clinic: a guide for patients\n\n## Opening hours\n\n"
+        "The clinic is open from 8 am to 6 pm, Monday to Friday. It is closed on Sundays.\n\n"
+        "## Parking\n\nThere are twelve parking spaces behind the clinic.\n",
+        encoding="utf-8",
+    )
+    (corpus / "library.md").write_text(
+        "# Using Eastbrook Public Library\n\n## Borrowing\n\n"
+        "Adults may borrow up to 15 items from the library at a time.\n",
+        encoding="utf-8",
+    )
+    bot = Chatbot.from_corpus(corpus, tmp_path / "index")
+    asked = analyse("What are the library's opening hours?", bot.lexicon)
+    assert asked.names_document == {"librari"}
+    assert bot.retriever.in_one_document(asked.names_document) == {"librari"}
+    assert bot.answer("What are the library's opening hours?").abstained
+    clinic = bot.answer("What are the clinic's opening hours?")
+    assert not clinic.abstained and "8 am to 6 pm" in clinic.text
+    assert "15 items" in bot.answer("How many books can I borrow from the library?").text
