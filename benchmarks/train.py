@@ -315,9 +315,7 @@ def answer_rows(corpus: Corpus, bot: Chatbot, foreign: list[Question]) -> list[R
                 question.half,
                 own,
                 bool(right),
-                abstain.features(
-                    analysed, retrieval, evidence, lead, bot.lexicon, bot.retriever.embedder
-                ),
+                abstain.features(analysed, retrieval, evidence, lead, bot.lexicon, bot.retriever),
                 compose.confidence_features(evidence, lead, 0.0),
             )
         )

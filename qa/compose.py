@@ -121,7 +121,7 @@ def compose(
     lead = templates.lead_sentence(question, evidence) if evidence is not None else None
     if evidence is None or lead is None:
         return not_covered(question, 1.0, told)
-    row = abstain.features(question, retrieval, evidence, lead, lexicon, retriever.embedder)
+    row = abstain.features(question, retrieval, evidence, lead, lexicon, retriever)
     answerable = abstain.answerable(row)
     rules = abstain.rules()
     if abstain_below is not None:

@@ -129,6 +129,9 @@ class Retriever:
             embedder.encode(headings) if headings else np.zeros((0, embedder.dimension))
         )
         self._heading_stems = [stem_set(heading) for heading in headings]
+        pairs = np.unique(np.stack([self._heading_of, catalog.source_of], axis=1), axis=0)
+        headed = pairs[pairs[:, 0] >= 0, 0].astype(np.int64)
+        self._heading_documents = np.bincount(headed, minlength=len(headings))  # per heading
         self._title_stems = [stem_set(title) for title in catalog.titles]
         self._title_of = catalog.title_of
         self._document_of = catalog.source_of
@@ -224,6 +227,13 @@ class Retriever:
             searched,
             sentence_vectors,
         )
+
+    def names_own_heading(self, chunk_id: int, asked: frozenset[str]) -> bool:
+        """Whether ``asked`` (stems) names every word of the chunk's section heading, when no
+        other document has that heading ('Warranty' of a router's guide; not medquad's
+        'Symptoms', which every document has)."""
+        h = int(self._heading_of[chunk_id])
+        return h >= 0 and self._heading_documents[h] == 1 and self._heading_stems[h] <= asked
 
     def in_one_document(self, terms: frozenset[str]) -> frozenset[str]:
         """Those of ``terms`` (stems) that the text of one document alone uses."""

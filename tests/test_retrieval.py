@@ -173,3 +173,38 @@ def test_a_question_naming_one_document_is_not_answered_from_another(tmp_path: P
     clinic = bot.answer("What are the clinic's opening hours?")
     assert not clinic.abstained and "8 am to 6 pm" in clinic.text
     assert "15 items" in bot.answer("How many books can I borrow from the library?").text
+
+
+def test_naming_a_section_heading_of_one_document_names_the_passage(tmp_path: Path) -> None:
+    """Readers of a router's guide ask 'How long is the warranty?', not about 'Homelink R2
+    Router: User Guide': a heading that only one document has, named whole, says what the
+    passage is about as its title would (a heading every document has, such as 'Symptoms',
+    does not)."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "router.md").write_text(
+        "# Homelink R2 Router: User Guide\n\n## Resetting the router\n\n"
+        "Hold the reset button on the back for ten seconds until the light flashes red.\n\n"
+        "## Warranty\n\n"
+        "The router comes with a two-year limited warranty from the date of purchase.\n",
+        encoding="utf-8",
+    )
+    (corpus / "returns.md").write_text(
+        "# Returns and refunds\n\n## Resetting the router\n\n"
+        "Reset the router to its factory settings before you send it back.\n",
+        encoding="utf-8",
+    )
+    bot = Chatbot.from_corpus(corpus, tmp_path / "index")
+    c = bot.retriever.index.catalog
+    warranty = next(
+        i for i in range(len(c.section_of)) if c.sections[c.section_of[i]] == "Warranty"
+    )
+    shared = next(
+        i for i in range(len(c.section_of)) if c.sections[c.section_of[i]] == "Resetting the router"
+    )
+    asked = stem_set("How long is the warranty?")
+    assert bot.retriever.names_own_heading(warranty, asked)
+    assert not bot.retriever.names_own_heading(warranty, stem_set("How long is it?"))
+    assert not bot.retriever.names_own_heading(shared, stem_set("Resetting the router?"))
+    answer = bot.answer("How long is the warranty?")
+    assert not answer.abstained and "two-year limited warranty" in answer.text
