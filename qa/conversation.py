@@ -32,7 +32,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from qa.question import KIND_WORDS, is_term
+from qa.question import KIND_WORDS, is_term, kind_of
 from qa.text import FRAME_WORDS, STOPWORDS, content_words, stems, words
 
 _PRONOUN = re.compile(
@@ -278,9 +278,15 @@ def read(question: str, topic: Topic | None) -> Reading:
     if _PRONOUN.search(question):
         return _in_topic(question, _substitute(question, _antecedent(question, topic)), topic)
     added = _with_subject(question, topic)
-    if not _new_words(question, topic) and not is_term(question):
+    if not _new_words(question, topic) and not is_term(question) and not _defines(question):
         return _in_topic(question, added, topic)  # a bare term names a subject of its own
     return Reading(question, own, False, fallback=_in_topic(question, added, topic, False))
+
+
+def _defines(question: str) -> bool:
+    """'What is RANBP2?' after an answer that named it: asking what a thing named is starts
+    a topic on it (not 'What is the animal reservoir?', which points back)."""
+    return kind_of(question) == "definition" and bool(subject_words(question))
 
 
 def _with_subject(question: str, topic: Topic) -> str:

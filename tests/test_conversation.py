@@ -148,6 +148,21 @@ def test_a_new_subject_starts_a_new_topic() -> None:
     assert read("Is it permanent?", after).query == "Is cryoneurolysis permanent?"
 
 
+def test_asking_what_a_thing_the_answer_named_is_starts_a_topic_on_it() -> None:
+    """The topic's answer named phenol: 'What is phenol?' asks about phenol (every document
+    first, then the topic's), while 'What are the agents?' still points back."""
+    reading = read("What is phenol?", CHEMICAL)
+    assert (reading.query, reading.subject, reading.follow_up) == (
+        "What is phenol?",
+        "phenol",
+        False,
+    )
+    assert reading.fallback is not None and reading.fallback.query == (
+        "What is phenol? (chemical neurolysis)"
+    )
+    assert read("What are the agents?", CHEMICAL).follow_up
+
+
 def test_a_new_subject_nobody_answers_is_tried_in_the_topic_and_keeps_it() -> None:
     reading = read("How often do outbreaks peak?", CHEMICAL)
     tried = readings(reading)
