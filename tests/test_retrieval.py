@@ -43,14 +43,18 @@ DOCUMENTS = {
 }
 
 
+def _folder_bot(tmp_path: Path, files: dict[str, str]) -> Chatbot:
+    """A Chatbot over a folder of ``files`` (name: text), indexed in tmp_path/index."""
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    for name, text in files.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    return Chatbot.from_corpus(corpus, tmp_path / "index")
+
+
 @pytest.fixture(scope="module")
 def garden(tmp_path_factory: pytest.TempPathFactory) -> Chatbot:
-    base = tmp_path_factory.mktemp("garden")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    for name, text in DOCUMENTS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    return Chatbot.from_corpus(corpus, base / "index")
+    return _folder_bot(tmp_path_factory.mktemp("garden"), DOCUMENTS)
 
 
 def test_section_heading_answers_the_aspect_asked_about(garden: Chatbot) -> None:
@@ -152,20 +156,16 @@ def test_a_question_naming_one_document_is_not_answered_from_another(tmp_path: P
     """In a folder with a clinic's guide and a library's page, 'the library's opening hours'
     names the library page (its title alone holds 'library', its text alone uses it); the
     clinic's opening hours do not answer it. Real index, real model."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "clinic.md").write_text(
-        "# Riverside Clinic: a guide for patients\n\n## Opening hours\n\n"
-        "The clinic is open from 8 am to 6 pm, Monday to Friday. It is closed on Sundays.\n\n"
-        "## Parking\n\nThere are twelve parking spaces behind the clinic.\n",
-        encoding="utf-8",
+    bot = _folder_bot(
+        tmp_path,
+        {
+            "clinic.md": "# Riverside Clinic: a guide for patients\n\n## Opening hours\n\n"
+            "The clinic is open from 8 am to 6 pm, Monday to Friday. It is closed on Sundays.\n\n"
+            "## Parking\n\nThere are twelve parking spaces behind the clinic.\n",
+            "library.md": "# Using Eastbrook Public Library\n\n## Borrowing\n\n"
+            "Adults may borrow up to 15 items from the library at a time.\n",
+        },
     )
-    (corpus / "library.md").write_text(
-        "# Using Eastbrook Public Library\n\n## Borrowing\n\n"
-        "Adults may borrow up to 15 items from the library at a time.\n",
-        encoding="utf-8",
-    )
-    bot = Chatbot.from_corpus(corpus, tmp_path / "index")
     asked = analyse("What are the library's opening hours?", bot.lexicon)
     assert asked.names_document == {"librari"}
     assert bot.retriever.in_one_document(asked.names_document) == {"librari"}
@@ -180,21 +180,17 @@ def test_naming_a_section_heading_of_one_document_names_the_passage(tmp_path: Pa
     Router: User Guide': a heading that only one document has, named whole, says what the
     passage is about as its title would (a heading every document has, such as 'Symptoms',
     does not)."""
-    corpus = tmp_path / "docs"
-    corpus.mkdir()
-    (corpus / "router.md").write_text(
-        "# Homelink R2 Router: User Guide\n\n## Resetting the router\n\n"
-        "Hold the reset button on the back for ten seconds until the light flashes red.\n\n"
-        "## Warranty\n\n"
-        "The router comes with a two-year limited warranty from the date of purchase.\n",
-        encoding="utf-8",
+    bot = _folder_bot(
+        tmp_path,
+        {
+            "router.md": "# Homelink R2 Router: User Guide\n\n## Resetting the router\n\n"
+            "Hold the reset button on the back for ten seconds until the light flashes red.\n\n"
+            "## Warranty\n\n"
+            "The router comes with a two-year limited warranty from the date of purchase.\n",
+            "returns.md": "# Returns and refunds\n\n## Resetting the router\n\n"
+            "Reset the router to its factory settings before you send it back.\n",
+        },
     )
-    (corpus / "returns.md").write_text(
-        "# Returns and refunds\n\n## Resetting the router\n\n"
-        "Reset the router to its factory settings before you send it back.\n",
-        encoding="utf-8",
-    )
-    bot = Chatbot.from_corpus(corpus, tmp_path / "index")
     c = bot.retriever.index.catalog
     warranty = next(
         i for i in range(len(c.section_of)) if c.sections[c.section_of[i]] == "Warranty"
