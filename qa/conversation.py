@@ -181,7 +181,8 @@ def _tokens(text: str) -> list[re.Match[str]]:
 def _pointing_back(text: str) -> list[str]:
     """Words of definite descriptions that refer to the topic rather than name a subject:
     'the outlook', 'the animal reservoir', and the head of 'the size of a flavivirus'. A
-    description with a name in it ('the SARS coronavirus') names a subject."""
+    description with a name in it ('the SARS coronavirus') names a subject, and so does the
+    owner in one ('library' in 'the library's opening hours')."""
     tokens = _tokens(text)
     found: list[str] = []
     for i, token in enumerate(tokens):
@@ -191,6 +192,9 @@ def _pointing_back(text: str) -> list[str]:
         for later in tokens[i + 1 :]:
             if later[0].lower() in STOPWORDS:
                 break
+            if later[0].lower().endswith(("'s", "’s")):
+                phrase = []  # 'the library's opening hours': the owner is named, not pointed at
+                continue
             phrase.append(later[0])
         if not phrase:
             continue

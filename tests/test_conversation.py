@@ -163,6 +163,15 @@ def test_asking_what_a_thing_the_answer_named_is_starts_a_topic_on_it() -> None:
     assert read("What are the agents?", CHEMICAL).follow_up
 
 
+def test_the_owner_in_a_definite_description_names_a_subject() -> None:
+    """'the library's opening hours' points back at nothing: it names the library (the
+    description's head, 'opening hours', is what is asked of it)."""
+    router = Topic("wi-fi password", "How do I change my wi-fi password?", "Choose Save.", CITED)
+    reading = read("What are the library's opening hours?", router)
+    assert (reading.query, reading.follow_up) == ("What are the library's opening hours?", False)
+    assert read("What are the opening hours?", router).follow_up
+
+
 def test_a_new_subject_nobody_answers_is_tried_in_the_topic_and_keeps_it() -> None:
     reading = read("How often do outbreaks peak?", CHEMICAL)
     tried = readings(reading)
