@@ -188,7 +188,7 @@ def _pointing_back(text: str) -> list[str]:
     for i, token in enumerate(tokens):
         if token[0].lower() != "the":
             continue
-        phrase = []
+        phrase: list[str] = []
         for later in tokens[i + 1 :]:
             if later[0].lower() in STOPWORDS:
                 break
