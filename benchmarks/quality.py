@@ -4,8 +4,7 @@ For each corpus (benchmarks/corpora.py: the seed corpus with its canned question
 documents without their headings (seed-plain: a small folder of plain notes), guides (a
 clinic's, a library's, a shop's, a router's and an employer's guides, with lay questions
 written for this project), medquad-dev, covidqa-dev and chatty rewrites of medquad-dev
-questions) and each half (dev, held-out) it
-prints:
+questions) and each half (dev, held-out) it prints:
 - retrieval hit@1, recall@5 and MRR@10 of the product's retriever and, on the same chunks,
   of BM25 alone, dense MiniLM alone and reciprocal-rank fusion (RRF) of the two;
   "(any)" also counts the gold span of an identically worded question;

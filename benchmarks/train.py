@@ -292,12 +292,12 @@ def sentence_groups(corpus: Corpus, bot: Chatbot) -> list[Group]:
     return groups
 
 
-def answer_rows(corpus: Corpus, bot: Chatbot, foreign: list[Question]) -> list[Row]:
-    """Abstention and confidence features of the corpus's own questions and of ``foreign``
-    ones (other corpora's, and its own must-abstain cases) asked of it."""
+def answer_rows(corpus: Corpus, bot: Chatbot, others: list[Question]) -> list[Row]:
+    """Abstention and confidence features of the corpus's own questions and of ``others``
+    (other corpora's questions) and its own must-abstain cases, asked of it."""
     rows = []
     asked = [(q, True) for q in corpus.questions if not q.after]
-    asked += [(q, False) for q in [*foreign, *corpus.refuse]]
+    asked += [(q, False) for q in [*others, *corpus.refuse]]
     for question, own in asked:
         analysed = analyse(question.text, bot.lexicon)
         retrieval = bot.retriever.search(analysed, bot.settings.top_k)
@@ -340,14 +340,14 @@ def abstention_figures(
         own = [
             x for r, x in zip(rows, refused, strict=True) if f"{r.corpus} {r.half}" == key and r.own
         ]
-        foreign = [
+        others = [
             x
             for r, x in zip(rows, refused, strict=True)
             if f"{r.corpus} {r.half}" == key and not r.own
         ]
         table[key] = {
             "abstained": float(np.mean(own)) if own else 0.0,
-            "refused": float(np.mean(foreign)) if foreign else 1.0,
+            "refused": float(np.mean(others)) if others else 1.0,
         }
     return table
 

@@ -108,9 +108,7 @@ def features(
     unknown = len(missing) / len(subject) if subject else 0.0
     support = 1.0
     if missing:
-        sentence = evidence.sentences[lead]
-        said = f"{evidence.in_context[lead]} {sentence.passage.section} {sentence.passage.title}"
-        vectors = retriever.embedder.encode([*missing, said])
+        vectors = retriever.embedder.encode([*missing, _lead_context(evidence, lead)])
         support = float((vectors[:-1] @ vectors[-1]).min())
     top = retrieval.passage_features[0]
     title = top[FEATURES.index("title")]
@@ -153,11 +151,13 @@ def elsewhere(question: Question, evidence: Evidence, lead: int, retriever: Retr
     none of those words: 'What are the library's opening hours?' would be answered with the
     clinic's."""
     names = retriever.in_one_document(question.names_document)
-    if not names:
-        return False
-    sentence = evidence.sentences[lead]
-    said = f"{evidence.in_context[lead]} {sentence.passage.section} {sentence.passage.title}"
-    return not names & stem_set(said)
+    return bool(names) and not names & stem_set(_lead_context(evidence, lead))
+
+
+def _lead_context(evidence: Evidence, lead: int) -> str:
+    """The lead sentence with what it leans on, its section heading and document title."""
+    passage = evidence.sentences[lead].passage
+    return f"{evidence.in_context[lead]} {passage.section} {passage.title}"
 
 
 @dataclass(frozen=True)

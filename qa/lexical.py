@@ -135,12 +135,9 @@ class LexicalRanker:
 
     def contains(self, tokens: list[str], ids: np.ndarray) -> np.ndarray:
         """A (len(ids), len(tokens)) table: whether indexed text ``ids[i]`` has term ``j``."""
-        scores = self._bm25.scores
         table = np.zeros((len(ids), len(tokens)), dtype=bool)
         for j, token in enumerate(tokens):
-            t = self._bm25.vocab_dict[token]
-            docs = scores["indices"][scores["indptr"][t] : scores["indptr"][t + 1]]
-            table[:, j] = np.isin(ids, docs)
+            table[:, j] = np.isin(ids, self.postings(token))
         return table
 
     def scores(self, query: str) -> np.ndarray:

@@ -240,9 +240,12 @@ class Retriever:
 
     def in_one_document(self, terms: frozenset[str]) -> frozenset[str]:
         """Those of ``terms`` (stems) that the text of one document alone uses."""
-        return frozenset(
-            t for t in terms if len(np.unique(self._document_of[self.lexical.postings(t)])) == 1
-        )
+        found = set()
+        for t in terms:
+            documents = self._document_of[self.lexical.postings(t)]
+            if documents.size and documents.min() == documents.max():
+                found.add(t)
+        return frozenset(found)
 
     def _pool(self, within: frozenset[str]) -> np.ndarray | None:
         """Which chunks belong to the documents ``within`` (None: every chunk, also when the
