@@ -269,6 +269,7 @@ class Row:
     half: str
     own: bool  # the question belongs to the corpus (answerable) or to another (must abstain)
     lead_right: bool  # the answer's lead sentence lies in a gold span
+    elsewhere: bool  # refused whatever the model says: it names another document (abstain)
     answerable: np.ndarray  # ANSWERABLE_FEATURES
     confidence: np.ndarray  # CONFIDENCE_FEATURES ('answerable' is filled in once it is fitted)
 
@@ -315,6 +316,7 @@ def answer_rows(corpus: Corpus, bot: Chatbot, others: list[Question]) -> list[Ro
                 question.half,
                 own,
                 bool(right),
+                abstain.elsewhere(analysed, evidence, lead, bot.retriever),
                 abstain.features(analysed, retrieval, evidence, lead, bot.lexicon, bot.retriever),
                 compose.confidence_features(evidence, lead, 0.0),
             )
@@ -334,7 +336,10 @@ def abstention_figures(
     rows: list[Row], p: np.ndarray, rules: abstain.Rules
 ) -> dict[str, dict[str, float]]:
     """Per corpus and half: false abstentions on own questions, refusals of foreign ones."""
-    refused = [not rules.answers(r.answerable, float(pi)) for r, pi in zip(rows, p, strict=True)]
+    refused = [
+        r.elsewhere or not rules.answers(r.answerable, float(pi))
+        for r, pi in zip(rows, p, strict=True)
+    ]
     table: dict[str, dict[str, float]] = {}
     for key in sorted({f"{r.corpus} {r.half}" for r in rows}):
         own = [
@@ -379,6 +384,7 @@ def collect(kind: str, names: list[str], refresh: bool) -> list:
     everything = dev_corpora()
     depends = {"passage": [], "sentence": ["passage"], "answer": ["passage", "sentence"]}[kind]
     inputs = [learned.MODELS / f"{m}.json" for m in depends] + sorted((ROOT / "qa").glob("*.py"))
+    inputs.append(Path(__file__))  # the rows are computed here too
     asked = [q for c in everything for q in (*c.questions, *c.refuse)]
     questions = "\n".join(f"{q.half} {q.text} {q.golds} {q.after}" for q in asked).encode()
     digest = hashlib.sha256(b"".join(path.read_bytes() for path in inputs) + questions)
@@ -493,7 +499,11 @@ def train_answer(rows: list[Row], args: argparse.Namespace) -> None:
         figures=found,
     )
 
-    answered = [i for i, r in enumerate(rows) if rules.answers(r.answerable, float(p_all[i]))]
+    answered = [
+        i
+        for i, r in enumerate(rows)
+        if not r.elsewhere and rules.answers(r.answerable, float(p_all[i]))
+    ]
     slot = compose.CONFIDENCE_FEATURES.index("answerable")
     cx = np.vstack([rows[i].confidence for i in answered])
     cx[:, slot] = p_all[answered]
