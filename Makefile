@@ -30,9 +30,11 @@ run: $(VENV)/.installed
 build: $(VENV)/.installed
 	$(BIN)/qa build
 
-test: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test
 	$(BIN)/ruff check qa ui tests benchmarks
 	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 bench-quality: $(VENV)/.installed
