@@ -18,8 +18,8 @@ from qa.text import STOPWORDS, shares_stem, stems, words
 MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 # Version of what the vocabulary holds, kept in the index manifest: an index whose vocabulary
 # is older is rebuilt (reusing its vectors). 2: words with digits or hyphens are known.
-# 3: short forms with digits ('HBoV1', 'HCoV-229E').
-VERSION = 3
+# 3: short forms with digits ('HBoV1', 'HCoV-229E'). 4: acronym plurals stem to the acronym.
+VERSION = 4
 MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)

@@ -43,12 +43,36 @@ def content_words(text: str) -> list[str]:
     return [w for w in words(text) if w not in STOPWORDS and len(w) > 1]
 
 
+class _Stemmer:
+    """English Snowball (PyStemmer), and the plural of an acronym without a vowel, which
+    Snowball leaves as it is ('DVDs', 'PCs', 'DCs'), read as the acronym ('dvd' for both
+    'DVD' and 'DVDs')."""
+
+    def __init__(self) -> None:
+        import Stemmer
+
+        self._snowball = Stemmer.Stemmer("english")
+
+    def stemWords(self, tokens: list[str]) -> list[str]:  # noqa: N802 (the name bm25s calls)
+        found = self._snowball.stemWords(tokens)
+        return [_singular_acronym(t, s) for t, s in zip(tokens, found, strict=True)]
+
+
+def _singular_acronym(token: str, stem: str) -> str:
+    """'dvd' for 'dvds' (Snowball keeps an 's' after a part with no vowel), else ``stem``."""
+    if stem == token and len(token) >= 3 and token.endswith("s") and token[:-1].isalpha():
+        if not set(token[:-1]) & _VOWELS:
+            return token[:-1]
+    return stem
+
+
+_VOWELS = frozenset("aeiouy")
+
+
 @lru_cache(maxsize=1)
 def stemmer() -> Any:
-    """The process's English Snowball stemmer (PyStemmer), shared by every word matcher."""
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
+    """The process's English stemmer (_Stemmer), shared by every word matcher."""
+    return _Stemmer()
 
 
 def stems(tokens: list[str]) -> list[str]:

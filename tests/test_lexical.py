@@ -38,3 +38,13 @@ def test_scores_follow_the_terms() -> None:
     )
     scores = ranker.scores("What does neurolysis destroy?")
     assert scores[0] > 0 and scores[1] == 0
+
+
+def test_an_acronym_and_its_plural_are_one_term() -> None:
+    """Snowball keeps the 's' of 'DVDs' (no vowel before it): 'DVD' would never match it."""
+    ranker = LexicalRanker.build(["Books are lent for three weeks and DVDs for one week.", "PCs"])
+    scores = ranker.scores("How long can I keep a DVD?")
+    assert scores[0] > 0 and scores[1] == 0
+    assert ranker.scores("Can I use the PC?")[1] > 0
+    # a vowel before the 's': Snowball's own stem, whatever it is
+    assert _tokenize(["gas rnas causes ids"]) == [["gas", "rnas", "caus", "id"]]
