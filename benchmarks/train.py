@@ -332,14 +332,17 @@ def cell_weights(rows: list[Row], label: list[bool]) -> np.ndarray:
     return np.array([1.0 / cells[(r.corpus, y)] for r, y in zip(rows, label, strict=True)])
 
 
+def bot_answers(row: Row, p: float, rules: abstain.Rules) -> bool:
+    """Whether the bot answers a row of probability ``p`` under ``rules``, as compose does:
+    the rules pass and the question does not name another document."""
+    return not row.elsewhere and rules.answers(row.answerable, p)
+
+
 def abstention_figures(
     rows: list[Row], p: np.ndarray, rules: abstain.Rules
 ) -> dict[str, dict[str, float]]:
     """Per corpus and half: false abstentions on own questions, refusals of foreign ones."""
-    refused = [
-        r.elsewhere or not rules.answers(r.answerable, float(pi))
-        for r, pi in zip(rows, p, strict=True)
-    ]
+    refused = [not bot_answers(r, float(pi), rules) for r, pi in zip(rows, p, strict=True)]
     table: dict[str, dict[str, float]] = {}
     for key in sorted({f"{r.corpus} {r.half}" for r in rows}):
         own = [
@@ -499,11 +502,7 @@ def train_answer(rows: list[Row], args: argparse.Namespace) -> None:
         figures=found,
     )
 
-    answered = [
-        i
-        for i, r in enumerate(rows)
-        if not r.elsewhere and rules.answers(r.answerable, float(p_all[i]))
-    ]
+    answered = [i for i, r in enumerate(rows) if bot_answers(r, float(p_all[i]), rules)]
     slot = compose.CONFIDENCE_FEATURES.index("answerable")
     cx = np.vstack([rows[i].confidence for i in answered])
     cx[:, slot] = p_all[answered]
