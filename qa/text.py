@@ -58,15 +58,14 @@ class _Stemmer:
         return [_singular_acronym(t, s) for t, s in zip(tokens, found, strict=True)]
 
 
+_VOWELS = frozenset("aeiouy")
+
+
 def _singular_acronym(token: str, stem: str) -> str:
     """'dvd' for 'dvds' (Snowball keeps an 's' after a part with no vowel), else ``stem``."""
-    if stem == token and len(token) >= 3 and token.endswith("s") and token[:-1].isalpha():
-        if not set(token[:-1]) & _VOWELS:
-            return token[:-1]
-    return stem
-
-
-_VOWELS = frozenset("aeiouy")
+    head = token[:-1]
+    plural = stem == token and token.endswith("s") and len(head) >= 2 and head.isalpha()
+    return head if plural and not set(head) & _VOWELS else stem
 
 
 @lru_cache(maxsize=1)
