@@ -48,6 +48,7 @@ class Turn:
 
     ask: str  # what the user types in the conversation
     full: str  # the same question written out in full ('' for a turn that starts a topic)
+    resolved: str  # the turn's own words with what it refers to written in ('' as for full)
     switch: bool  # starts a new topic (must not be read in the previous one)
     golds: tuple[Span, ...]
 
@@ -206,7 +207,13 @@ def load_conversations(
             if not spans:
                 raise ValueError(f"{path}: no gold spans for {entry['ask']!r}")
             made.append(
-                Turn(entry["ask"], entry.get("full", ""), bool(entry.get("switch")), tuple(spans))
+                Turn(
+                    entry["ask"],
+                    entry.get("full", ""),
+                    entry.get("resolved", ""),
+                    bool(entry.get("switch")),
+                    tuple(spans),
+                )
             )
         key = made[0].golds[0][0] if by_document else made[0].ask
         found.append(Conversation(tuple(made), _hash_half(key)))

@@ -15,7 +15,8 @@ questions) and each half (dev, held-out) it prints:
   must-abstain canned questions) and must abstain;
 - multi-turn: follow-up turns of the corpus's benchmark conversations
   (benchmarks/conversations/) answered right, beside the same questions written out in full
-  and asked alone, and topic switches not dragged back (the first citation answers the new
+  (the dataset's own wording) and in the turn's own words with what it refers to written in,
+  each asked alone, and topic switches not dragged back (the first citation answers the new
   question, or at least is not from the documents of the topic left, or is the one the
   question gets asked alone);
 - answer latency p50/p95 (no question vectors cached).
@@ -201,11 +202,18 @@ def answer_all(bot: Chatbot, questions: list[Question], embedder: Embedder) -> l
 
 
 def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float]:
-    """Follow-up turns answered right in their conversation and written out in full alone;
-    topic switches not dragged back: the first citation answers the new question, or at least
-    is not from a document of the topic left (the previous turn's gold documents), or is the
-    one the same question gets when asked alone (the conversation did not move it)."""
-    follow, full, switch = [], [], []
+    """Follow-up turns answered right in their conversation, written out in full alone (the
+    dataset's own wording) and in their own words with what they refer to written in, asked
+    alone (what reading the conversation can reach at best); topic switches not dragged back:
+    the first citation answers the new question, or at least is not from a document of the
+    topic left (the previous turn's gold documents), or is the one the same question gets when
+    asked alone (the conversation did not move it)."""
+
+    def right_alone(question: str, golds: tuple[Span, ...]) -> bool:
+        cited = bot.answer(question).citations[:1]
+        return bool(cited) and overlaps((cited[0].source, cited[0].start, cited[0].end), golds)
+
+    follow, full, resolved, switch = [], [], [], []
     for talk in conversations:
         chat = bot.fork()
         for n, turn in enumerate(talk.turns):
@@ -218,12 +226,15 @@ def converse(bot: Chatbot, conversations: list[Conversation]) -> dict[str, float
                 switch.append(bool(first) and (overlaps(first[0], turn.golds) or not moved))
             elif n and turn.full:
                 follow.append(bool(first) and overlaps(first[0], turn.golds))
-                alone = [(c.source, c.start, c.end) for c in bot.answer(turn.full).citations[:1]]
-                full.append(bool(alone) and overlaps(alone[0], turn.golds))
+                full.append(right_alone(turn.full, turn.golds))
+                if turn.resolved:
+                    resolved.append(right_alone(turn.resolved, turn.golds))
     return {
         "follow-up turns": len(follow),
         "follow-up right": sum(follow) / max(1, len(follow)),
         "written in full right": sum(full) / max(1, len(full)),
+        "resolved turns": len(resolved),
+        "resolved right": sum(resolved) / max(1, len(resolved)),
         "switches": len(switch),
         "switch right": sum(switch) / max(1, len(switch)),
     }
@@ -346,15 +357,16 @@ def table(figures: dict[str, dict[str, dict]]) -> str:
     lines += [
         "",
         "| corpus | half | follow-up turns | right in conversation | right written in full "
-        "| topic switches | switches right |",
-        "|---|---|---|---|---|---|---|",
+        "| right with reference written in | topic switches | switches right |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for corpus, halves in figures.items():
         for half, f in halves.items():
             if f["follow-up turns"] or f["switches"]:
+                written = f"{f['resolved right']:.3f}" if f["resolved turns"] else "-"
                 lines.append(
                     f"| {corpus} | {half} | {f['follow-up turns']} | {f['follow-up right']:.3f} "
-                    f"| {f['written in full right']:.3f} | {f['switches']} "
+                    f"| {f['written in full right']:.3f} | {written} | {f['switches']} "
                     f"| {f['switch right']:.3f} |"
                 )
     return "\n".join(lines)
