@@ -21,6 +21,8 @@ MIN_LENGTH = 4  # shorter words are too ambiguous to correct
 # 3: short forms with digits ('HBoV1', 'HCoV-229E'). 4: acronym plurals stem to the acronym.
 VERSION = 4
 MIN_SCORE = 84  # rapidfuzz ratio (0-100) a correction must reach
+# Prefixes that make an English word its opposite ('irreversible', 'unsafe', 'noninvasive').
+NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "non", "non-")
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", re.UNICODE)
 # 'radiofrequency ablation (RFA)', 'human bocavirus 1 (HBoV1)': a short form in brackets that
@@ -172,7 +174,31 @@ class Lexicon:
             for short, long_form in self._spelt_long_forms.items()
             if short not in used and long_form in spelt
         ]
+        found += self.negations(text)
         return f"{text} ({'; '.join(found)})" if found else text
+
+    def negations(self, text: str) -> list[str]:
+        """The corpus's words that negate a word of ``text`` it never uses, or that it negates
+        ('reversible' -> 'irreversible', 'unsafe' -> 'safe'): a yes/no question is answered
+        by what the documents say either way."""
+        found: list[str] = []
+        for word in dict.fromkeys(words(text)):
+            if len(word) < MIN_LENGTH or word in STOPWORDS or self.uses(word):
+                continue
+            forms = [f"{prefix}{word}" for prefix in NEGATING_PREFIXES]
+            forms += [word[len(p) :] for p in NEGATING_PREFIXES if word.startswith(p)]
+            for form in forms:
+                if len(form) >= MIN_LENGTH and self.uses(form):
+                    found.append(self._corpus_form(form))
+        return list(dict.fromkeys(found))
+
+    def _corpus_form(self, word: str) -> str:
+        """The corpus's own word with the stem of ``word`` (``word`` itself if it has one)."""
+        if word in self._known:
+            return word
+        stem = stems([word])[0]
+        group = self._by_initial.get(word[:1], [])
+        return next((w for w in group if stems([w])[0] == stem), word)
 
 
 def defined_acronyms(text: str) -> list[tuple[str, list[str]]]:

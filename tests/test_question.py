@@ -157,6 +157,19 @@ def test_a_word_written_as_one_is_read_as_the_corpus_hyphenates_it() -> None:
     assert lexicon.correct("the label") == "the label"
 
 
+def test_a_word_the_corpus_only_negates_is_matched_on_its_negation() -> None:
+    """'Is denervation reversible?' of an article that says only that it can become
+    'irreversible': the question is searched on the article's word too (and the other way
+    round), while a word the corpus uses, or one that only looks prefixed, gets nothing."""
+    lexicon = Lexicon(["This process can become irreversible. The procedure is safe."])
+    asked = "Is denervation reversible?"
+    assert lexicon.expand(asked) == f"{asked} (irreversible)"
+    assert lexicon.expand("Can it be reversed?") == "Can it be reversed? (irreversible)"
+    assert lexicon.expand("Is it unsafe?") == "Is it unsafe? (safe)"
+    assert lexicon.expand("Is the procedure safe?") == "Is the procedure safe?"
+    assert lexicon.expand("Is it intense?") == "Is it intense?"  # 'tense' is no corpus word
+
+
 def test_a_short_form_with_digits_is_read_both_ways() -> None:
     """'Human bocavirus 1 (HBoV1)': the article goes on to say HBoV1 alone, so a question
     about human bocavirus 1 must match it, and one about HBoV1 the long form."""
