@@ -289,6 +289,31 @@ def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
     return None
 
 
+def _check_read_only(
+    manifest: dict[str, Any], settings: Settings, location: str, root: Path
+) -> None:
+    """A store this process only reads may hold a build of other settings or of an older
+    version, which only `qa build` refreshes: vectors of another model cannot be compared with
+    this one's (a ValueError says so); anything else is answered from as it is, with a warning
+    (an older vocabulary misses a few word forms)."""
+    refresh = f"`qa build {root} --store {settings.store}`"
+    if manifest.get("model") != settings.model:
+        raise ValueError(
+            f"The index in {location} was built with the model {manifest.get('model')}, not "
+            f"{settings.model}: set QA_MODEL to it, or rebuild the index with {refresh}."
+        )
+    reason = stale_settings(manifest, settings)
+    if reason is None and manifest.get("lexicon") != LEXICON_VERSION:
+        reason = "vocabulary format changed"
+    if reason is not None:
+        log.warning(
+            "index in %s is out of date (%s): answering from it as it is; refresh it with %s",
+            location,
+            reason,
+            refresh,
+        )
+
+
 def open_index(
     settings: Settings,
     embedder: Embedder,
@@ -325,6 +350,7 @@ def open_index(
                     f"No index in {backend.location}: build it first with "
                     f"`qa build {root} --store {settings.store}`."
                 )
+            _check_read_only(previous.manifest, settings, backend.location, root)
             return previous
         reason = "rebuild requested" if rebuild else stale_reason(manifest, root, settings)
         if reason is None and previous is not None:

@@ -3,6 +3,7 @@ and as a local file: answers byte-identical to the FAISS store's, builder and re
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from qa import canned
+from qa import index as index_module
 from qa.chat import Chatbot
 from qa.cli import main
 from qa.config import PROJECT_ROOT, Settings, StoreAddress, store_address
@@ -158,6 +160,29 @@ def test_a_milvus_lite_file_holds_an_index_too(small_corpus: Path, tmp_path: Pat
     on_file = Chatbot.from_corpus(settings=settings).answer(question)
     assert on_file == Chatbot.from_corpus(settings=files).answer(question)
     assert on_file.citations[0].source == "kettles.txt"
+
+
+def test_a_read_only_store_of_an_older_build_is_flagged(
+    small_corpus: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server store is only read by chatbots, so a build of an older vocabulary is answered
+    from as it is, with a warning naming `qa build`; one of another model cannot be."""
+    settings = Settings().with_overrides(
+        corpus_dir=small_corpus, index_dir=tmp_path / "index", store=str(tmp_path / "qa.db")
+    )
+    embedder = get_embedder(settings.model)
+    monkeypatch.setattr(index_module, "LEXICON_VERSION", index_module.LEXICON_VERSION - 1)
+    open_index(settings, embedder, update=True)
+    monkeypatch.undo()
+    with caplog.at_level(logging.WARNING, logger="qa.index"):
+        index = open_index(settings, embedder, update=False)
+    assert index.manifest["files"]
+    assert "vocabulary format changed" in caplog.text and "qa build" in caplog.text
+    with pytest.raises(ValueError, match="built with the model"):
+        open_index(settings.with_overrides(model="another-model"), embedder, update=False)
 
 
 def test_store_addresses_are_read_in_one_place(tmp_path: Path) -> None:
