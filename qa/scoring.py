@@ -269,6 +269,7 @@ def _definition_of(word: str) -> re.Pattern[str]:
                 rf"^(\w+ ){{0,3}}{word}\w* (refers to|means)\b",
                 rf"\b(known as|called) (\w+ ){{0,2}}{word}",
                 rf"\b{word}\w* \((?!\w+\))[^)]{{3,}}\)",  # 'X (what X is)'
+                rf"\b{word}\w*, or [^,.;]+,",  # 'hyperhidrosis, or excessive sweating, ...'
             ]
         )
     )

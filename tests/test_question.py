@@ -15,7 +15,7 @@ from qa.question import (
     pleasantries_off,
     without_pleasantries,
 )
-from qa.scoring import says_cue
+from qa.scoring import defines, says_cue
 from qa.text import shares_stem
 
 
@@ -168,6 +168,14 @@ def test_a_word_the_corpus_only_negates_is_matched_on_its_negation() -> None:
     assert lexicon.expand("Is it unsafe?") == "Is it unsafe? (safe)"
     assert lexicon.expand("Is the procedure safe?") == "Is the procedure safe?"
     assert lexicon.expand("Is it intense?") == "Is it intense?"  # 'tense' is no corpus word
+
+
+def test_a_word_glossed_between_commas_is_defined() -> None:
+    """'hyperhidrosis, or excessive sweating, ...' says what the word means; 'diabetes, or
+    obesity.' only names another thing."""
+    glossed = "A sympathectomy treats hyperhidrosis, or excessive sweating, by cutting nerves."
+    assert defines(("hyperhidrosis",), glossed)
+    assert not defines(("diabetes",), "It is common in people with diabetes, or obesity.")
 
 
 def test_a_short_form_with_digits_is_read_both_ways() -> None:
