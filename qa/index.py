@@ -94,8 +94,9 @@ def stale_reason(manifest: dict[str, Any] | None, root: Path, settings: Settings
         return reason
     if manifest.get("corpus") != str(root):
         return "corpus folder changed"
-    if manifest.get("lexicon") != LEXICON_VERSION:
-        return "vocabulary format changed"
+    reason = stale_vocabulary(manifest)
+    if reason is not None:
+        return reason
     old = {name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}
     new = corpus_fingerprint(root, manifest.get("files"))
     if old != new:
@@ -289,6 +290,11 @@ def stale_settings(manifest: dict[str, Any], settings: Settings) -> str | None:
     return None
 
 
+def stale_vocabulary(manifest: dict[str, Any]) -> str | None:
+    """Why the vocabulary of ``manifest`` is not the one this version keeps (None: it is)."""
+    return "vocabulary format changed" if manifest.get("lexicon") != LEXICON_VERSION else None
+
+
 def _check_read_only(
     manifest: dict[str, Any], settings: Settings, location: str, root: Path
 ) -> None:
@@ -302,9 +308,7 @@ def _check_read_only(
             f"The index in {location} was built with the model {manifest.get('model')}, not "
             f"{settings.model}: set QA_MODEL to it, or rebuild the index with {refresh}."
         )
-    reason = stale_settings(manifest, settings)
-    if reason is None and manifest.get("lexicon") != LEXICON_VERSION:
-        reason = "vocabulary format changed"
+    reason = stale_settings(manifest, settings) or stale_vocabulary(manifest)
     if reason is not None:
         log.warning(
             "index in %s is out of date (%s): answering from it as it is; refresh it with %s",
