@@ -165,12 +165,32 @@ def _stemmed(terms: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(zip(terms, stems(list(terms)), strict=True))
 
 
-def coverage(terms: tuple[str, ...], parts: list[str]) -> float:
-    """Share of ``terms`` that occur in the text made of ``parts`` (1.0 when there are no
-    terms); each part's hits are kept, and parts recur (a section, the sentence before)."""
+@lru_cache(maxsize=50_000)
+def _hit_mask(terms: tuple[str, ...], text: str) -> int:
+    """term_hits as a bit mask (bit n: term n occurs), so the hits of joined texts are an OR."""
+    return sum(1 << n for n in term_hits(terms, text))
+
+
+def coverages(
+    terms: tuple[str, ...], sentences: list[Sentence], chains: list[list[int]]
+) -> np.ndarray:
+    """For each sentence, the share of ``terms`` that occur in it, in the sentences it leans
+    on (``chains``), its section heading or its document title (1.0 when there are no terms)."""
     if not terms:
-        return 1.0
-    return len(frozenset().union(*(term_hits(terms, part) for part in parts))) / len(terms)
+        return np.ones(len(sentences))
+    own = [_hit_mask(terms, s.text) for s in sentences]
+    places: dict[tuple[str, str], int] = {}
+    shares = np.empty(len(sentences))
+    for i, (sentence, chain) in enumerate(zip(sentences, chains, strict=True)):
+        passage = sentence.passage
+        key = (passage.section, passage.title)
+        if key not in places:
+            places[key] = _hit_mask(terms, passage.section) | _hit_mask(terms, passage.title)
+        mask = own[i] | places[key]
+        for j in chain:
+            mask |= own[j]
+        shares[i] = mask.bit_count()
+    return shares / len(terms)
 
 
 def _sentences(passages: list[Passage]) -> list[Sentence]:
@@ -354,12 +374,13 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
     ]
     own = _vectors(sentences, retrieval)
     similarity = own @ retrieval.query_vector
+    lengths = np.array([len(s.text.split()) for s in sentences], dtype=np.float64)
+    lengths32 = lengths.astype(np.float32)  # to weigh the vectors of joined sentences
     for i, chain in enumerate(chains):
         if chain:  # with what it leans on: MiniLM mean-pools tokens, so the vector of the
             # joined text is close to the word-weighted mean of its sentences' vectors
             parts = [*chain, i]
-            sizes = np.array([len(sentences[j].text.split()) for j in parts], dtype=np.float32)
-            joined = sizes @ own[parts]
+            joined = lengths32[parts] @ own[parts]
             joined /= np.linalg.norm(joined) or 1.0
             similarity[i] = max(similarity[i], float(joined @ retrieval.query_vector))
 
@@ -385,24 +406,19 @@ def describe(question: Question, retrieval: Retrieval, retriever: Retriever) -> 
     features[:, 0] = similarity
     features[:, 1] = 1.0 / similarity_rank
     features[:, 2] = own @ retrieval.aspect_vector
-    features[:, 3] = [max(np.log(max(s.passage.score, 1e-12)), LOG_SHARE_FLOOR) for s in sentences]
+    scores = np.array([s.passage.score for s in sentences])
+    features[:, 3] = np.maximum(np.log(np.maximum(scores, 1e-12)), LOG_SHARE_FLOOR)
     features[:, 4] = [1.0 / s.passage_rank for s in sentences]
     features[:, 5] = _shares(sentence_tokens, weights)
     features[:, 6] = _shares(context_tokens, weights)
-    features[:, 7] = [
-        coverage(
-            question.subject,
-            [*(sentences[j].text for j in chain), s.text, s.passage.section, s.passage.title],
-        )
-        for s, chain in zip(sentences, chains, strict=True)
-    ]
+    features[:, 7] = coverages(question.subject, sentences, chains)
     features[:, 8] = has_cue
-    features[:, 9] = [
-        question.kind == "definition" and defines(question.subject, s.text) for s in sentences
-    ]
+    if question.kind == "definition":
+        features[:, 9] = [defines(question.subject, s.text) for s in sentences]
     features[:, 10] = [s.start == s.passage.start for s in sentences]
-    features[:, 11] = [time_fit(question.query, text) for text in in_context]
-    features[:, 12] = [np.log1p(len(s.text.split())) for s in sentences]
+    if _times_asked(question.query):
+        features[:, 11] = [time_fit(question.query, text) for text in in_context]
+    features[:, 12] = np.log1p(lengths)
     features[:, 13] = [bool(chain) for chain in chains]
     zeros = np.zeros(len(sentences))
     return Evidence(sentences, previous, chains, in_context, own, features, zeros, zeros, has_cue)
