@@ -44,10 +44,13 @@ _RUN_IN = re.compile(
 # A sentence that only names something ("... known as X.") is explained by the next one;
 # a sentence that gives examples completes the one before it.
 _NAMING = re.compile(r"\b(known as|called|termed|referred to as)\b[^.;:]*[.?!]?$", re.I)
-# An announcement ends on what it announces: 'from several origins.', 'the following:';
-# 'relief that can last for several months or longer.' says how long.
+# An announcement ends on what it announces: 'from several origins.', 'the following
+# steps.', 'as follows:'; 'relief that can last for several months or longer.' says how long,
+# and 'The recovery period following neurolysis varies ...' uses 'following' as 'after'.
 _ANNOUNCES = re.compile(
-    r"\b(several|various|many|a number of)( \w+){1,2}[.:]$|\bfollowing\b[^.;]*[.:]$|:$", re.I
+    r"\b(several|various|many|a number of)( \w+){1,2}[.:]$|\bthe following( \w+)?[.:]$"
+    r"|\bas follows[.:]$|:$",
+    re.I,
 )
 # A list item: a bullet or a number, as Markdown and plain text mark one.
 _ITEM = re.compile(r"\s*([-*+•‣◦]|\d{1,2}[.)])\s")
