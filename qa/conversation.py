@@ -276,7 +276,15 @@ def read(question: str, topic: Topic | None) -> Reading:
     if about:
         thing = _LEAD_IN.sub("", about["thing"].strip())
         if subject_words(thing):
-            asked = _replace(topic.query, topic.subject, thing)
+            parallel, in_subject = _parallel(topic, thing)
+            if parallel and not in_subject:  # 'And the second and third waves?'
+                return _in_topic(question, parallel, topic)
+            asked = parallel or _replace(topic.query, topic.subject, thing)
+            if topic.sources and not parallel and not subject_words(about["thing"]):
+                # 'And the recovery?': a description pointing back is the topic's, first
+                added = _with_subject(question, topic)
+                anew = Reading(asked, thing, False)
+                return Reading(added, topic.subject, True, topic.sources, fallback=anew)
             nearby = Reading(asked, thing, False, topic.sources) if topic.sources else None
             return Reading(asked, thing, False, rival=nearby)  # the same document may tell
     if _PRONOUN.search(question):
@@ -354,6 +362,29 @@ def _substitute(question: str, subject: str) -> str:
         return f"{subject}'s" if word in _POSSESSIVE or owns else subject
 
     return _PRONOUN.sub(swap, question, count=1)
+
+
+def _parallel(topic: Topic, thing: str) -> tuple[str, bool]:
+    """The topic's question with the phrase that ends in the head word of ``thing`` replaced
+    by ``thing`` ('When did the first wave start?' and 'the second and third waves' -> 'When
+    did the second and third waves start?'), and whether that phrase is in the topic's
+    subject; ('', False) when the question has no word of the same stem."""
+    named = _tokens(thing)
+    head = named[-1][0].lower() if named else ""
+    if len(head) < 3 or head in STOPWORDS:
+        return "", False
+    tokens = _tokens(topic.query)
+    head_stem = stems([head])[0]
+    for i, token in enumerate(tokens):
+        if stems([token[0].lower()])[0] != head_stem:
+            continue
+        first = i
+        while first > 0 and tokens[first - 1][0].lower() not in STOPWORDS:
+            first -= 1
+        start, end = tokens[first].start(), token.end()
+        in_subject = bool(set(words(topic.query[start:end])) & set(words(topic.subject)))
+        return f"{topic.query[:start]}{thing}{topic.query[end:]}", in_subject
+    return "", False
 
 
 def _replace(query: str, old: str, new: str) -> str:

@@ -100,6 +100,26 @@ def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:
         assert read(asked, topic).query == reading.query
 
 
+def test_and_the_x_is_read_in_the_topic_or_as_a_parallel_of_the_last_question() -> None:
+    waves = Topic(
+        "1918 flu pandemic", "When did the first wave start? (1918 flu pandemic)", "", CITED
+    )
+    reading = read("And the second and third waves?", waves)
+    assert reading.query == "When did the second and third waves start? (1918 flu pandemic)"
+    assert (reading.subject, reading.follow_up) == ("1918 flu pandemic", True)
+    assert reading.within == CITED
+    # a description that points back ('the probe') is the topic's, and a subject only after
+    cryo = Topic("cryoneurolysis", "What is cryoneurolysis?", "", CITED)
+    probe = read("And the probe?", cryo)
+    assert (probe.query, probe.subject, probe.follow_up) == (
+        "And the probe? (cryoneurolysis)",
+        "cryoneurolysis",
+        True,
+    )
+    assert probe.within == CITED and probe.fallback == Reading("What is probe?", "probe", False)
+    assert read("And cryoneurolysis?", CHEMICAL).query == "What is cryoneurolysis?"
+
+
 def test_a_subject_is_the_part_of_the_phrase_the_documents_say() -> None:
     cited = "Chan will step down in 2017. Dr Margaret Chan led WHO for a decade."
     assert grounded("Margaret Chan step down", cited) == "Margaret Chan"
