@@ -26,8 +26,9 @@ WELCOME = "You're welcome. Ask another question about the documents whenever you
 YES_NO_LEAD_IN = "Here is what the documents say:"
 MAX_SENTENCES = 3  # chosen sentences, not counting a sentence quoted for its context
 LIST_ITEMS = 8  # items quoted after a lead that introduces a list ('... including:')
-# Further sentences must score within this of the lead (logits: e^-1.5 ~ a fifth as likely),
-# with bonuses for reading on from a chosen sentence.
+# Further sentences must score within this of the best sentence (logits: e^-1.5 ~ a fifth as
+# likely), with bonuses for reading on from a chosen sentence. The best, not the lead: a lead
+# chosen for saying a duration or a risk may score far below it.
 EXTRA_MARGIN = 1.5
 ADJACENT_BONUS = 0.4  # a sentence next to a chosen one reads on from it
 # ... and explains a name it introduced, gives its examples, or says what was asked
@@ -71,7 +72,7 @@ class Quote:
 def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     """The lead sentence with what it leans on, then up to two more that add to it.
 
-    A further sentence qualifies when it scores close to the lead, with bonuses for reading
+    A further sentence qualifies when it scores close to the best sentence, with bonuses for reading
     on from a chosen sentence (explaining a name it introduced, giving its examples) and for
     covering question words the chosen ones do not. It is never about the opposite time to
     the one asked, a bare announcement ('... stems from several origins.'), or a near copy.
@@ -104,7 +105,7 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     for _ in range(MAX_SENTENCES - 1):
         group = chosen | context
         covered = hits(group)
-        best_extra, best_value = None, scores[lead] - EXTRA_MARGIN
+        best_extra, best_value = None, float(scores.max()) - EXTRA_MARGIN
         for i in range(len(sentences)):
             if i in group or time[i] < 0 or any(j not in group for j in chains[i]):
                 continue  # off the time asked, or a 'This ...' sentence without its subject
