@@ -45,8 +45,8 @@ CUES: dict[str, re.Pattern[str]] = {
     ),
     "mechanism": re.compile(r"\b(by|through|via|because|causing|block|interrupt)\b", re.I),
     "duration": re.compile(
-        r"\b(minutes?|hours?|days?|weeks?|months?|years?|decades?|rate|slow"
-        r"|fast|quick|immediate|temporar|permanent|last(s|ing)?|longer)\b",
+        r"\b(minutes?|hours?|days?|weeks?|months?|years?|decades?|rate|slow(ly)?"
+        r"|fast|quick(ly)?|immediate(ly)?|temporar(y|ily)|permanent(ly)?|last(s|ing)?|longer)\b",
         re.I,
     ),
     "statistic": re.compile(
@@ -72,7 +72,8 @@ CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "cost": re.compile(
-        r"[$€£]|\b(costs?|price|fees?|paid|pay|insurance|covered|afford|charg)|free of charge"
+        r"[$€£]|\b(costs?|prices?|fees?|paid|pay(s|ing|ments?)?|insurance|covered|afford\w*"
+        r"|charg\w*)\b|free of charge"
         r"|(?<![-\w])(?<!to )free\b(?! (the|a|an|it|them|up|of|from)\b)",  # not 'to free the'
         re.I,
     ),

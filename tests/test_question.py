@@ -200,6 +200,10 @@ def test_a_duration_answer_gives_a_time_not_just_a_number() -> None:
     assert says_cue("duration", "The router comes with a two-year limited warranty.", "")
     assert not says_cue("duration", "One procedure is radiofrequency ablation (RFA).", "")
     assert not says_cue("duration", "Adults may borrow up to 15 items at a time.", "")
+    # word forms of the stems it lists: 'temporary', 'temporarily', 'permanently', 'quickly'
+    assert says_cue("duration", "Botox causes a temporary and localized denervation.", "")
+    assert says_cue("duration", "Cold damages nerve tissue temporarily or permanently.", "")
+    assert says_cue("duration", "Most patients recover quickly.", "")
 
 
 def test_a_cost_answer_may_say_it_is_free() -> None:
@@ -209,3 +213,7 @@ def test_a_cost_answer_may_say_it_is_free() -> None:
     assert says_cue("cost", "Others, such as rabies, are charged privately.", "")
     assert not says_cue("cost", "Surgical neurolysis aims to free the nerve.", "Surgical")
     assert not says_cue("cost", "Most patients are symptom-free within a week.", "Recovery")
+    # whole words: 'feet' holds no 'fee', 'priceless' no price
+    assert says_cue("cost", "A fee of £10 applies, and payments are taken at the desk.", "")
+    assert not says_cue("cost", "It treats sweating of the hands or feet.", "Procedures")
+    assert not says_cue("cost", "Her support was priceless.", "")
