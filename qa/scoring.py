@@ -149,12 +149,12 @@ def _forms(text: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 @lru_cache(maxsize=50_000)
-def term_hits(terms: tuple[str, ...], text: str) -> frozenset[int]:
-    """Which of ``terms`` (by position) occur in ``text``: same stem, or a close form
-    (lost/loses). The hits of a joined text are the union of its parts' hits."""
+def term_hits(terms: tuple[str, ...], text: str) -> int:
+    """Which of ``terms`` occur in ``text``, as a bit mask (bit n: term n): same stem, or a
+    close form (lost/loses). The hits of a joined text are the OR of its parts' hits."""
     found, present = _forms(text)
-    return frozenset(
-        n
+    return sum(
+        1 << n
         for n, (term, stem) in enumerate(_stemmed(terms))
         if stem in present or shares_stem(term, found)
     )
@@ -166,12 +166,6 @@ def _stemmed(terms: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(zip(terms, stems(list(terms)), strict=True))
 
 
-@lru_cache(maxsize=50_000)
-def _hit_mask(terms: tuple[str, ...], text: str) -> int:
-    """term_hits as a bit mask (bit n: term n occurs), so the hits of joined texts are an OR."""
-    return sum(1 << n for n in term_hits(terms, text))
-
-
 def coverages(
     terms: tuple[str, ...], sentences: list[Sentence], chains: list[list[int]]
 ) -> np.ndarray:
@@ -179,14 +173,14 @@ def coverages(
     on (``chains``), its section heading or its document title (1.0 when there are no terms)."""
     if not terms:
         return np.ones(len(sentences))
-    own = [_hit_mask(terms, s.text) for s in sentences]
+    own = [term_hits(terms, s.text) for s in sentences]
     places: dict[tuple[str, str], int] = {}
     shares = np.empty(len(sentences))
     for i, (sentence, chain) in enumerate(zip(sentences, chains, strict=True)):
         passage = sentence.passage
         key = (passage.section, passage.title)
         if key not in places:
-            places[key] = _hit_mask(terms, passage.section) | _hit_mask(terms, passage.title)
+            places[key] = term_hits(terms, passage.section) | term_hits(terms, passage.title)
         mask = own[i] | places[key]
         for j in chain:
             mask |= own[j]

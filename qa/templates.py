@@ -99,8 +99,11 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
     time = evidence.features[:, 11]
     needs_cue = question.kind in ("risk", "cost", "contraindication")
 
-    def hits(indices: set[int]) -> frozenset[int]:
-        return frozenset().union(*(term_hits(terms, sentences[j].text) for j in indices))
+    def hits(indices: set[int]) -> int:
+        mask = 0
+        for j in indices:
+            mask |= term_hits(terms, sentences[j].text)
+        return mask
 
     for _ in range(MAX_SENTENCES - 1):
         group = chosen | context
@@ -114,7 +117,8 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
             closeness = max(float(evidence.vectors[i] @ evidence.vectors[j]) for j in group)
             if closeness > DUPLICATE_SIMILARITY:
                 continue
-            added = len(term_hits(terms, sentences[i].text) - covered) / len(terms) if terms else 0
+            new_terms = term_hits(terms, sentences[i].text) & ~covered
+            added = new_terms.bit_count() / len(terms) if terms else 0
             value = scores[i] + COVERAGE_GAIN * added
             before = previous[i]
             if before in group:
