@@ -374,9 +374,9 @@ def _parallel(topic: Topic, thing: str) -> tuple[str, bool]:
     if len(head) < 3 or head in STOPWORDS:
         return "", False
     tokens = _tokens(topic.query)
-    head_stem = stems([head])[0]
-    for i, token in enumerate(tokens):
-        if stems([token[0].lower()])[0] != head_stem:
+    head_stem, *query_stems = stems([head, *(t[0].lower() for t in tokens)])
+    for i, (token, stem) in enumerate(zip(tokens, query_stems, strict=True)):
+        if stem != head_stem:
             continue
         first = i
         while first > 0 and tokens[first - 1][0].lower() not in STOPWORDS:
