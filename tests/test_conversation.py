@@ -90,8 +90,9 @@ def test_a_pronoun_takes_the_subject() -> None:
 def test_what_about_asks_the_previous_question_of_a_new_subject() -> None:
     topic = Topic("chemical neurolysis", "How long does the effect last? (chemical neurolysis)", "")
     reading = read("What about cryoneurolysis?", topic)
+    alone = Reading("What is cryoneurolysis?", "cryoneurolysis", False)  # if that finds nothing
     assert reading == Reading(
-        "How long does the effect last? (cryoneurolysis)", "cryoneurolysis", False
+        "How long does the effect last? (cryoneurolysis)", "cryoneurolysis", False, fallback=alone
     )
     nearby = read("What about cryoneurolysis?", replace(topic, sources=CITED)).rival
     assert nearby is not None and (nearby.query, nearby.within) == (reading.query, CITED)
