@@ -288,8 +288,8 @@ def read(question: str, topic: Topic | None) -> Reading:
             nearby = Reading(asked, thing, False, topic.sources) if topic.sources else None
             # the same document may tell; if neither does, what the documents say of the thing
             alone = Reading(f"What is {thing}?", thing, False)
-            anew = alone if alone.query != asked else None
-            return Reading(asked, thing, False, fallback=anew, rival=nearby)
+            what_it_is = alone if alone.query != asked else None
+            return Reading(asked, thing, False, fallback=what_it_is, rival=nearby)
     if _PRONOUN.search(question):
         return _in_topic(question, _substitute(question, _antecedent(question, topic)), topic)
     added = _with_subject(question, topic)
