@@ -25,6 +25,10 @@ PASSAGES_READ = 8  # how many top passages the composer takes sentences from
 LOG_SHARE_FLOOR = -10.0  # a passage's log-probability is read no lower than this
 CONTEXT_DEPTH = 2  # how many sentences back a leaning sentence may reach for its subject
 
+# A number standing as a word ('31', '2.2%', '1.82:1', '2019-nCoV'), not a digit inside a
+# name ('HBoV1', 'H1N1', 'CD40', 'COVID-19'), which says no amount and no time.
+_NUMBER = r"(?<![\w-])\d"
+
 # Words whose presence suggests a sentence gives the kind of answer asked for. They are about
 # how answers are put in any subject (time units, 'because', 'is a'), not about a subject.
 CUES: dict[str, re.Pattern[str]] = {
@@ -50,7 +54,7 @@ CUES: dict[str, re.Pattern[str]] = {
         re.I,
     ),
     "statistic": re.compile(
-        r"\d|\b(percent|per (million|thousand|hundred)|prevalen|incidence)", re.I
+        rf"{_NUMBER}|\b(percent|per (million|thousand|hundred)|prevalen|incidence)", re.I
     ),
     "location": re.compile(r"\b(located|site|area|region|near|inside|within|where)\b", re.I),
     "reason": re.compile(
@@ -60,7 +64,7 @@ CUES: dict[str, re.Pattern[str]] = {
     "timing": re.compile(
         r"\b(when|after|before|once|until|if|immediately|following|every|daily|weekly|monthly"
         r"|morning|afternoon|evening|night|dawn|dusk|noon|midnight"
-        r"|(mon|tues|wednes|thurs|fri|satur|sun)day|\d)",
+        rf"|(mon|tues|wednes|thurs|fri|satur|sun)day)|{_NUMBER}",
         re.I,
     ),
     "comparison": re.compile(

@@ -217,3 +217,14 @@ def test_a_cost_answer_may_say_it_is_free() -> None:
     assert says_cue("cost", "A fee of £10 applies, and payments are taken at the desk.", "")
     assert not says_cue("cost", "It treats sweating of the hands or feet.", "Procedures")
     assert not says_cue("cost", "Her support was priceless.", "")
+
+
+def test_a_count_or_time_answer_gives_a_number_not_a_name_with_a_digit() -> None:
+    """'How many patients were studied?' wants a number: '31' or '2.2%' says one, while the
+    digit of a name ('HBoV1', 'H1N1', 'COVID-19') does not."""
+    assert says_cue("statistic", "In all, 31 patients were enrolled.", "")
+    assert says_cue("statistic", "Of the samples, 2.2% were positive.", "")
+    assert not says_cue("statistic", "Our study focused on HBoV1 circulation.", "")
+    assert not says_cue("statistic", "Most COVID-19 patients had a fever.", "")
+    assert says_cue("timing", "The rash appears after 3 days.", "")
+    assert not says_cue("timing", "COVID-19 spread widely in the city.", "")
