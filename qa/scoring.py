@@ -47,7 +47,9 @@ CUES: dict[str, re.Pattern[str]] = {
         r"\b(perform|deliver|insert|inject|appl(y|ied)|step|using|used to|placed|attached|during)",
         re.I,
     ),
-    "mechanism": re.compile(r"\b(by|through|via|because|causing|block|interrupt)\b", re.I),
+    "mechanism": re.compile(
+        r"\b(by|through|via|because|causing|block(s|ed|ing)?|interrupt(s|ed|ing|ions?)?)\b", re.I
+    ),
     "duration": re.compile(
         r"\b(minutes?|hours?|days?|weeks?|months?|years?|decades?|rate|slow(ly)?"
         r"|fast|quick(ly)?|immediate(ly)?|temporar(y|ily)|permanent(ly)?|last(s|ing)?|longer)\b",
@@ -56,13 +58,13 @@ CUES: dict[str, re.Pattern[str]] = {
     "statistic": re.compile(
         rf"{_NUMBER}|\b(percent|per (million|thousand|hundred)|prevalen|incidence)", re.I
     ),
-    "location": re.compile(r"\b(located|site|area|region|near|inside|within|where)\b", re.I),
+    "location": re.compile(r"\b(located|sites?|areas?|regions?|near|inside|within|where)\b", re.I),
     "reason": re.compile(
         r"\b(because|since|so that|in order to|aim|goal|purpose|used to|prefer|benefit|advantage)",
         re.I,
     ),
     "timing": re.compile(
-        r"\b(when|after|before|once|until|if|immediately|following|every|daily|weekly|monthly"
+        r"\b(when|after|before|once|until|if|immediately|following|every\b|daily|weekly|monthly"
         r"|morning|afternoon|evening|night|dawn|dusk|noon|midnight"
         rf"|(mon|tues|wednes|thurs|fri|satur|sun)day)|{_NUMBER}",
         re.I,
@@ -86,7 +88,7 @@ CUES: dict[str, re.Pattern[str]] = {
         r"|not suitable|not appropriate|not (a )?candidates?)",
         re.I,
     ),
-    "list": re.compile(r"\b(such as|include|including|types?|kinds?|examples?)\b|, and\b", re.I),
+    "list": re.compile(r"\b(such as|includ(e|es|ed|ing)|types?|kinds?|examples?)\b|, and\b", re.I),
 }
 # Kinds whose answer must say what was asked (a number, a time, a risk): without a sentence
 # that does, the documents do not answer and the bot says so.

@@ -228,3 +228,13 @@ def test_a_count_or_time_answer_gives_a_number_not_a_name_with_a_digit() -> None
     assert not says_cue("statistic", "Most COVID-19 patients had a fever.", "")
     assert says_cue("timing", "The rash appears after 3 days.", "")
     assert not says_cue("timing", "COVID-19 spread widely in the city.", "")
+
+
+def test_cue_words_are_read_in_their_word_forms() -> None:
+    """'blocks' says a mechanism as 'block' does, 'sites' a location as 'site', 'includes' a
+    list as 'include'; 'everything' says no time as 'every' does."""
+    assert says_cue("mechanism", "Phenol blocks the nerve signals.", "")
+    assert says_cue("location", "The injection sites are marked first.", "")
+    assert says_cue("list", "The kit includes a cable and a plug.", "")
+    assert says_cue("timing", "Take one tablet every morning.", "")
+    assert not says_cue("timing", "Everything in the kit is recyclable.", "")
