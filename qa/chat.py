@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from qa.retrieval import Passage, Retriever
 from qa.scoring import Told
 
 log = logging.getLogger(__name__)
+SHARED_HEAD_PASSAGES = 3  # passages searched for the phrase a compared thing may share
 
 
 def shared_retriever(settings: Settings, rebuild: bool = False) -> Retriever:
@@ -29,6 +31,21 @@ def shared_retriever(settings: Settings, rebuild: bool = False) -> Retriever:
 
 
 QUESTION_SLACK = 4  # raw input may be this many times the limit before cleaning shortens it
+
+
+def sharing_head(things: tuple[str, ...], view: View) -> tuple[str, ...]:
+    """The things compared as the documents name them: 'chemical and surgical neurolysis'
+    compares chemical neurolysis with surgical neurolysis, so a one-word first thing takes
+    the words after the second's first word when a passage found for it says it so (not
+    'denervation and nerve damage', unless the documents say 'denervation damage')."""
+    first, second = things
+    rest = second.split(None, 1)[1:]
+    if len(first.split()) != 1 or not rest:
+        return things
+    whole = f"{first} {rest[0]}"
+    said = re.compile(r"\b" + r"[\s-]+".join(map(re.escape, whole.split())) + r"\b", re.I)
+    found = view.retriever.retrieve(analyse(whole, view.lexicon), SHARED_HEAD_PASSAGES)
+    return (whole, second) if any(said.search(p.text) for p in found) else things
 
 
 def check_question(question: object, limit: int) -> str:
@@ -190,7 +207,7 @@ class Chatbot:
                     thing,
                     self._answer(analyse(f"What is {thing}?", view.lexicon), view, timer, within),
                 )
-                for thing in analysed.compared
+                for thing in sharing_head(analysed.compared, view)
             ]
             answer = comparison(analysed, parts)
         else:
