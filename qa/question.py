@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from qa.lexical import stem_set
 from qa.lexicon import Lexicon
-from qa.text import FRAME_WORDS, content_words, words
+from qa.text import FRAME_WORDS, SLIPS, content_words, words
 
 # The kind of answer asked for, first match wins. Patterns are about how questions are put,
 # not about any subject.
@@ -246,11 +246,17 @@ def as_question(query: str) -> str:
     return f"What is {query.strip().rstrip('?!. ')}?" if is_term(query) else query
 
 
+def _names(word: str, lexicon: Lexicon) -> bool:
+    """Whether ``word`` can name a subject: a word of four letters or more, a word of the
+    corpus, or a three-letter word ('fly', 'dog', 'sex') that is not a slip of a stop word."""
+    return len(word) > 3 or lexicon.knows(word) or (len(word) == 3 and word not in SLIPS)
+
+
 def analyse(text: str, lexicon: Lexicon, query: str | None = None) -> Question:
     """The analysis of ``text`` (already cleaned); ``query`` is its follow-up reading, if any."""
     query = as_question(lexicon.correct(without_pleasantries(query or text)))
     terms = tuple(w for w in content_words(query) if w not in FRAME_WORDS)
-    subject = tuple(w for w in terms if w not in KIND_WORDS and (len(w) >= 4 or lexicon.knows(w)))
+    subject = tuple(w for w in terms if w not in KIND_WORDS and _names(w, lexicon))
     return Question(
         text=text,
         query=query,

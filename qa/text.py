@@ -19,6 +19,9 @@ STOPWORDS = frozenset(
     it's that's there's who's where's i'm i've don't doesn't can't isn't aren't""".split()
 )
 
+# A stop word with one letter dropped ('wat', 'hw', 'tht'): a slip of typing, not a name.
+SLIPS = frozenset(w[:i] + w[i + 1 :] for w in STOPWORDS for i in range(len(w))) - STOPWORDS
+
 # Words that frame a question rather than name its subject ("What *happens* ...",
 # "What should I *expect* ..."): they are not required to appear in the evidence.
 FRAME_WORDS = frozenset(

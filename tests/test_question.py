@@ -238,3 +238,13 @@ def test_cue_words_are_read_in_their_word_forms() -> None:
     assert says_cue("list", "The kit includes a cable and a plug.", "")
     assert says_cue("timing", "Take one tablet every morning.", "")
     assert not says_cue("timing", "Everything in the kit is recyclable.", "")
+
+
+def test_a_three_letter_word_names_the_subject_unless_it_is_a_slip() -> None:
+    """'Can I fly after neurolysis?' asks about flying: 'fly' is part of the subject the
+    evidence must speak of, so a passage that only says 'neurolysis' does not answer it.
+    'wat' is 'what' with a letter dropped, not a subject."""
+    lexicon = Lexicon(["Neurolysis is a procedure. Reinnervation is slow."])
+    assert analyse("Can I fly after neurolysis?", lexicon).subject == ("fly", "neurolysis")
+    assert analyse("Can my dog have denervation?", lexicon).subject == ("dog", "denervation")
+    assert "wat" not in analyse("Wat is reinnervation?", lexicon).subject
