@@ -55,6 +55,11 @@ _ASKS_WITH_VERB = re.compile(
     r"(?!\s+(i|you|we|they|one|he|she)\b)",  # 'How do I get X?': the verb comes before X
     re.I,
 )
+# Yes/no questions of a state ('Is X painful?', 'Are X contagious?'): the last word is
+# what is asked of X ('Are there X?' and 'Is it X?' name X last).
+_ASKS_OF_STATE = re.compile(
+    r"^\s*(is|are|was|were)\b(?!\s+(there|it|this|that|they|these|those)\b)", re.I
+)
 EVIDENCE_CHARS = 4000  # how much of the earlier cited text a topic keeps
 # 'Tell me more', 'more details please', 'go on', 'what else?': the topic's question again,
 # answered with what its answers have not quoted yet.
@@ -233,7 +238,7 @@ def subject_phrase(text: str) -> str:
     Inflammation and Chronic Disease'), of those with a name in them if any ('West African
     Ebola epidemic', not 'public health emergency of international'), a short number after
     a word kept in it ('human bocavirus 1'); the last of equally long runs; without the verb
-    that ends a 'How is X transmitted?'."""
+    that ends a 'How is X transmitted?' or the state that ends an 'Is X painful?'."""
     wanted = set(subject_words(text))
     tokens = _tokens(text)
     runs: list[list[int]] = []
@@ -256,8 +261,9 @@ def subject_phrase(text: str) -> str:
     if not runs:
         return ""
     last = runs[-1]
-    if len(last) > 1 and last[-1] == len(tokens) - 1 and _ASKS_WITH_VERB.match(text):
-        runs[-1] = last[:-1]  # 'How is X transmitted?': the last word is what is done to X
+    asks_of_last = _ASKS_WITH_VERB.match(text) or _ASKS_OF_STATE.match(text)
+    if len(last) > 1 and last[-1] == len(tokens) - 1 and asks_of_last:
+        runs[-1] = last[:-1]  # 'How is X transmitted?', 'Is X painful?': what is asked of X
     best = max(runs, key=lambda r: (any(_named(text, tokens, i) for i in r), len(r), r[0]))
     return text[tokens[best[0]].start() : tokens[best[-1]].end()]
 

@@ -46,6 +46,10 @@ def test_subject_phrase_is_the_longest_run_of_subject_words() -> None:
     # 'How is X transmitted?' ends on what is done to X; 'How do I get X?' ends on X
     assert subject_phrase("How is gout transmitted?") == "gout"
     assert subject_phrase("How do I get a repeat prescription?") == "repeat prescription"
+    # 'Is X painful?' ends on what is asked of X; 'Are there X?' ends on X
+    assert subject_phrase("Is neurolysis painful?") == "neurolysis"
+    assert subject_phrase("Is chemical neurolysis reversible?") == "chemical neurolysis"
+    assert subject_phrase("Are there support groups?") == "support groups"
     # a short number after a name is part of it; a year or a count standing apart is not
     assert subject_phrase("Who gets HIV 2 infection?") == "HIV 2 infection"
     assert subject_phrase("When was human bocavirus 1 identified?") == "human bocavirus 1"
@@ -167,6 +171,15 @@ def test_a_new_subject_starts_a_new_topic() -> None:
     after = next_topic(CHEMICAL, reading, "Cryoneurolysis represents a different approach.", CITED)
     assert after is not None and after.subject == "cryoneurolysis"
     assert read("Is it permanent?", after).query == "Is cryoneurolysis permanent?"
+
+
+def test_a_yes_no_question_of_a_state_makes_its_thing_the_topic() -> None:
+    # 'Is neurolysis painful?' is about neurolysis: its follow-ups are not of 'neurolysis painful'
+    first = read("Is neurolysis painful?", None)
+    cited = "Immediately after the procedure, patients may experience a dull ache."
+    topic = next_topic(None, first, cited, CITED)
+    assert topic is not None and topic.subject == "neurolysis"
+    assert read("How long does it last?", topic).query == "How long does neurolysis last?"
 
 
 def test_asking_what_a_thing_the_answer_named_is_starts_a_topic_on_it() -> None:
