@@ -98,6 +98,17 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
         chosen.add(nxt)  # 'stems from several origins.' -> the first of them
     time = evidence.features[:, 11]
     needs_cue = question.kind in ("risk", "cost", "contraindication")
+    barred: dict[int, bool] = {}  # judged once a sentence comes up, not on every pass
+
+    def is_barred(i: int) -> bool:
+        """Off the time asked, without the cue asked, or a bare announcement."""
+        if i not in barred:
+            barred[i] = bool(
+                time[i] < 0
+                or (needs_cue and not evidence.has_cue[i])
+                or _ANNOUNCES.search(sentences[i].text)
+            )
+        return barred[i]
 
     def hits(indices: set[int]) -> int:
         mask = 0
@@ -109,13 +120,11 @@ def choose(question: Question, evidence: Evidence, lead: int) -> set[int]:
         group = chosen | context
         covered = hits(group)
         best_extra, best_value = None, float(scores.max()) - EXTRA_MARGIN
+        closeness = (evidence.vectors @ evidence.vectors[sorted(group)].T).max(axis=1)
         for i in range(len(sentences)):
-            if i in group or time[i] < 0 or any(j not in group for j in chains[i]):
-                continue  # off the time asked, or a 'This ...' sentence without its subject
-            if _ANNOUNCES.search(sentences[i].text) or (needs_cue and not evidence.has_cue[i]):
-                continue
-            closeness = max(float(evidence.vectors[i] @ evidence.vectors[j]) for j in group)
-            if closeness > DUPLICATE_SIMILARITY:
+            if i in group or any(j not in group for j in chains[i]):
+                continue  # chosen, or a 'This ...' sentence without its subject
+            if closeness[i] > DUPLICATE_SIMILARITY or is_barred(i):
                 continue
             new_terms = term_hits(terms, sentences[i].text) & ~covered
             added = new_terms.bit_count() / len(terms) if terms else 0
