@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from qa import conversation
@@ -155,8 +155,9 @@ class Chatbot:
             reading, answer = self._read_and_answer(cleaned)
             sources = frozenset(c.source for c in answer.citations[:1])  # what it answered from
             said = frozenset((c.source, c.start, c.end) for c in answer.citations)
+            cited = self.retriever.overlapping_text(said)
             self.topic = conversation.next_topic(
-                self.topic, reading, self.retriever.overlapping_text(said), sources, said
+                self.topic, reading, cited, sources, said, answer.compared
             )
             self.history.append(Turn(cleaned, reading.query, answer))
             return answer
@@ -169,7 +170,9 @@ class Chatbot:
         abstention: Answer | None = None
         for reading in conversation.readings(first):
             tried = [reading] if reading.rival is None else [reading, reading.rival]
-            answered = [(r, self.answer(question, r.query, r.within, self._told(r))) for r in tried]
+            answered = [
+                (r, self.answer(question, r.query, r.within, self._told(r), r.each)) for r in tried
+            ]
             abstention = abstention or answered[0][1]
             found = [pair for pair in answered if not pair[1].abstained]
             if found:
@@ -189,11 +192,13 @@ class Chatbot:
         query: str | None = None,
         within: frozenset[str] = frozenset(),
         told: Told | None = None,
+        each: tuple[tuple[str, str], ...] = (),
     ) -> Answer:
         """A stateless answer: analyse ``question`` (read as ``query`` when given), retrieve
         (only from the documents ``within`` when it names any) and compose (with ``told``,
         only from what the conversation has not been told), all on one index version. A
-        comparison is answered with what the documents say of each thing compared."""
+        comparison is answered with what the documents say of each thing compared; so is
+        a question read as asked of ``each`` thing of one (thing, its question)."""
         timer = Stopwatch()
         view = self.live.current()  # one index version for the whole answer
         cleaned = check_question(question, self.settings.max_question_chars)
@@ -201,7 +206,22 @@ class Chatbot:
             return courtesy(cleaned)
         analysed = analyse(cleaned, view.lexicon, query)
         timer.lap("analyse")
-        if analysed.compared:
+        if each:
+            parts = [
+                (
+                    thing,
+                    self._answer(
+                        analyse(asked, view.lexicon),
+                        view,
+                        timer,
+                        frozenset(),
+                        None if told is None else replace(told, subject=thing),
+                    ),
+                )
+                for thing, asked in each
+            ]
+            answer = comparison(analysed, parts)
+        elif analysed.compared:
             parts = [
                 (
                     thing,

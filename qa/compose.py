@@ -59,6 +59,7 @@ class Answer:
     query: str = ""  # the question as searched (after follow-up and spelling resolution)
     question_type: str = ""
     confidence: float = 0.0
+    compared: tuple[str, ...] = ()  # a comparison's things, as its answer labels them
 
     def sources_text(self) -> str:
         """The numbered source list: '[1] Title - Section (file, p. 3, characters a-b)'."""
@@ -85,6 +86,9 @@ def shown(quote: str) -> str:
     return " ".join(quote.split())
 
 
+NOT_DESCRIBED = "the documents do not describe it."  # a thing compared, in a comparison
+NOTHING_MORE_OF_IT = "the documents say nothing more about it than what I have quoted."
+
 COURTESY = "courtesy"  # the question_type of a reply to a greeting or a thank-you
 
 
@@ -94,10 +98,10 @@ def courtesy(text: str) -> Answer:
     return Answer(text, HELLO if greets(text) else WELCOME, [], True, text, COURTESY, 1.0)
 
 
-def not_covered(question: Question, confidence: float, told: scoring.Told | None = None) -> Answer:
-    """The abstention: the documents do not answer (or, after ``told``, say nothing more of
-    its subject); nothing is cited."""
-    text = NOTHING_MORE if told is not None else NOT_COVERED
+def not_covered(question: Question, confidence: float, told: bool = False) -> Answer:
+    """The abstention: the documents do not answer (or, ``told`` of a subject, say nothing
+    more of it than the conversation has quoted); nothing is cited."""
+    text = NOTHING_MORE if told else NOT_COVERED
     return Answer(
         question.text, text, [], True, question.query, question.kind, round(confidence, 4)
     )
@@ -120,14 +124,14 @@ def compose(
         evidence = scoring.untold(evidence, told)
     lead = templates.lead_sentence(question, evidence) if evidence is not None else None
     if evidence is None or lead is None:
-        return not_covered(question, 1.0, told)
+        return not_covered(question, 1.0, told is not None)
     row = abstain.features(question, retrieval, evidence, lead, lexicon, retriever)
     answerable = abstain.answerable(row)
     rules = abstain.rules()
     if abstain_below is not None:
         rules = replace(rules, threshold=abstain_below)
     if not rules.answers(row, answerable) or abstain.elsewhere(question, evidence, lead, retriever):
-        return not_covered(question, 1.0 - answerable, told)
+        return not_covered(question, 1.0 - answerable, told is not None)
     chosen = templates.choose(question, evidence, lead)
     quoted = templates.quotes(evidence, chosen)
     citations = [
@@ -187,16 +191,20 @@ def _overlapping(citation: Citation, cited: list[Citation]) -> list[Citation]:
 
 def comparison(question: Question, parts: list[tuple[str, Answer]]) -> Answer:
     """What the documents say of each thing compared, each cited; labels are the question's
-    own words for the things. A thing the documents do not cover is said to be so."""
+    own words for the things. A thing the documents do not cover is said to be so, and one
+    the conversation has quoted all of, that nothing more is said of it. A yes/no question
+    opens as any yes/no answer does."""
     if all(answer.abstained for _, answer in parts):
-        return not_covered(question, min(answer.confidence for _, answer in parts))
-    texts: list[str] = []
+        told = all(answer.text == NOTHING_MORE for _, answer in parts)
+        return not_covered(question, min(answer.confidence for _, answer in parts), told)
+    texts: list[str] = [YES_NO_LEAD_IN] if question.yes_no else []
     citations: list[Citation] = []
     for thing, answer in parts:
         own = [c for c in answer.citations[:2] if not _overlapping(c, citations)]
         label = f"{thing[:1].upper()}{thing[1:]}"
-        if answer.abstained:
-            texts.append(f"{label}: the documents do not describe it.")
+        if answer.abstained:  # not covered, or (asked for more) all of it already quoted
+            told = answer.text == NOTHING_MORE
+            texts.append(f"{label}: {NOTHING_MORE_OF_IT if told else NOT_DESCRIBED}")
             continue
         if not own:  # what the documents say of it was quoted for the other thing
             earlier = _overlapping(answer.citations[0], citations)
@@ -216,4 +224,5 @@ def comparison(question: Question, parts: list[tuple[str, Answer]]) -> Answer:
         question.query,
         question.kind,
         round(min(answered), 4),
+        tuple(thing for thing, _ in parts),
     )

@@ -11,6 +11,9 @@ names a subject of its own that the topic's passages do not speak of:
   are the topic's own, or only say what kind of answer is wanted): the subject is added;
 - "Tell me more", "what else?" or "go on" ask the topic's question again, and are answered
   with what the topic's answers have not quoted yet;
+- after a comparison ("What is the difference between denervation and neurolysis?"), a
+  question that points back is asked of each thing compared and answered as a comparison
+  ("Is it permanent?": "Is denervation permanent?" and "Is neurolysis permanent?");
 - anything else starts a new topic.
 
 A question read in its topic is searched first in the document the topic's answers were
@@ -86,6 +89,7 @@ class Topic:
     evidence: str
     sources: frozenset[str] = frozenset()
     said: frozenset[Span] = frozenset()
+    compared: tuple[str, ...] = ()  # the things its comparison answered for, if it was one
 
 
 def next_topic(
@@ -94,21 +98,29 @@ def next_topic(
     cited: str,
     sources: frozenset[str],
     said: frozenset[Span] = frozenset(),
+    compared: tuple[str, ...] = (),
 ) -> Topic | None:
     """The topic after answering ``reading`` with the quotes ``said`` from passages ``cited``
-    (their text) of the documents ``sources``: a follow-up keeps the subject and adds what
-    was cited; a new subject that the documents answer starts a topic of its own. One they
-    do not answer leaves the conversation on its topic, but at the start of a conversation it
-    is still what the user asks about ('Is it hereditary?' after a refused 'My dad has gout,
-    what should he eat?' asks about gout), a topic with no documents to search first."""
+    (their text) of the documents ``sources`` (and, for a comparison, of the things
+    ``compared``): a follow-up keeps the subject and adds what was cited; a new subject that
+    the documents answer starts a topic of its own. One they do not answer leaves the
+    conversation on its topic, but at the start of a conversation it is still what the user
+    asks about ('Is it hereditary?' after a refused 'My dad has gout, what should he eat?'
+    asks about gout), a topic with no documents to search first."""
     if reading.follow_up and topic is not None:
         evidence = f"{topic.evidence[-EVIDENCE_CHARS:]} {cited}"
         return Topic(
-            topic.subject, reading.query, evidence, topic.sources | sources, topic.said | said
+            topic.subject,
+            reading.query,
+            evidence,
+            topic.sources | sources,
+            topic.said | said,
+            compared or topic.compared,
         )
     if not reading.subject or (topic is not None and not sources):
         return topic
-    return Topic(grounded(reading.subject, cited), reading.query, cited, sources, said)
+    subject = grounded(reading.subject, cited)
+    return Topic(subject, reading.query, cited, sources, said, compared)
 
 
 def grounded(subject: str, cited: str) -> str:
@@ -146,6 +158,9 @@ class Reading:
     fallback: Reading | None = None  # the reading to try when this one finds no answer
     rival: Reading | None = None  # tried beside this one: the more confident answer is given
     more: bool = False  # 'tell me more': answered without what the topic's answers quoted
+    # after a comparison: (thing, the question asked of it) for each thing compared,
+    # answered as a comparison ('query' says them all)
+    each: tuple[tuple[str, str], ...] = ()
 
 
 def readings(first: Reading) -> list[Reading]:
@@ -273,6 +288,8 @@ def read(question: str, topic: Topic | None) -> Reading:
     own = subject_phrase(question)
     if topic is None:
         return Reading(question, own, False)
+    if topic.compared and (each := _of_each(question, topic)) is not None:
+        return each
     if _MORE.match(question):
         anywhere = Reading(topic.query, topic.subject, True, more=True)
         if not topic.sources:
@@ -302,6 +319,28 @@ def read(question: str, topic: Topic | None) -> Reading:
     if not _new_words(question, topic) and not is_term(question) and not _defines(question):
         return _in_topic(question, added, topic)  # a bare term names a subject of its own
     return Reading(question, own, False, fallback=_in_topic(question, added, topic, False))
+
+
+def _of_each(question: str, topic: Topic) -> Reading | None:
+    """After a comparison, a question that points back asks it of each thing compared: 'Is it
+    permanent?' after 'What is the difference between denervation and neurolysis?' is 'Is
+    denervation permanent?' and 'Is neurolysis permanent?' (not 'Is denervation and
+    neurolysis permanent?'), 'Tell me more' asks what each is again, and 'What about
+    cryoneurolysis?' asks what that is. None for a question that names a subject of its own."""
+    about = _WHAT_ABOUT.match(question) or _AND_THING.match(question)
+    if about and subject_words(thing := _LEAD_IN.sub("", about["thing"].strip())):
+        return Reading(f"What is {thing}?", thing, False)
+    more = bool(_MORE.match(question))
+    if more:
+        asked = [(thing, f"What is {thing}?") for thing in topic.compared]
+    elif _PRONOUN.search(question):
+        asked = [(thing, _substitute(question, thing)) for thing in topic.compared]
+    elif not _new_words(question, topic) and not is_term(question) and not _defines(question):
+        asked = [(thing, f"{question} ({thing})") for thing in topic.compared]
+    else:
+        return None
+    query = " ".join(q for _, q in asked)
+    return Reading(query, topic.subject, True, more=more, each=tuple(asked))
 
 
 def _defines(question: str) -> bool:

@@ -304,3 +304,49 @@ def test_reset_forgets_the_topic(bot: Chatbot) -> None:
     assert chat.ask("Is it permanent?").query == "Is cryoneurolysis permanent?"
     chat.reset()
     assert chat.topic is None and chat.ask("Is it permanent?").query == "Is it permanent?"
+
+
+COMPARED = Topic(
+    "denervation and neurolysis",
+    "What is the difference between denervation and neurolysis?",
+    "Denervation is the loss of nerve supply. Neurolysis is a medical procedure.",
+    frozenset({"denervation.txt", "neurolysis.txt"}),
+    compared=("denervation", "neurolysis"),
+)
+
+
+def test_after_a_comparison_a_question_pointing_back_is_asked_of_each_thing() -> None:
+    each = read("Is it permanent?", COMPARED)
+    assert each.each == (
+        ("denervation", "Is denervation permanent?"),
+        ("neurolysis", "Is neurolysis permanent?"),
+    )
+    assert each.query == "Is denervation permanent? Is neurolysis permanent?" and each.follow_up
+    more = read("Tell me more", COMPARED)
+    assert more.more and [q for _, q in more.each] == [
+        "What is denervation?",
+        "What is neurolysis?",
+    ]
+    assert read("What about cryoneurolysis?", COMPARED) == Reading(
+        "What is cryoneurolysis?", "cryoneurolysis", False
+    )
+    assert not read("What is radiofrequency ablation?", COMPARED).each  # a subject of its own
+    assert not read("Is it permanent?", CHEMICAL).each  # one thing: read as before
+
+
+def test_a_comparison_follow_up_is_answered_for_each_thing_with_its_label(bot: Chatbot) -> None:
+    chat = bot.fork()
+    first = chat.ask("neurolysis vs denervation")
+    assert first.compared == ("neurolysis", "denervation")
+    assert chat.topic is not None and chat.topic.compared == first.compared
+    answer = chat.ask("Is it permanent?")
+    assert answer.query == "Is neurolysis permanent? Is denervation permanent?"
+    assert answer.text.startswith("Here is what the documents say: Neurolysis: ")
+    assert " Denervation: " in answer.text and "Is neurolysis:" not in answer.text
+    assert {c.source for c in answer.citations} == {"neurolysis.txt", "denervation.txt"}
+    chat.ask("What is the difference between chemical and surgical neurolysis?")
+    replies = [chat.ask("Tell me more") for _ in range(3)]
+    assert replies[0].text.startswith("Chemical neurolysis: the documents say nothing more")
+    assert "Surgical neurolysis: " in replies[0].text and replies[0].citations
+    assert replies[-1].abstained and replies[-1].text == NOTHING_MORE
+    assert "do not describe" not in " ".join(r.text for r in replies)
