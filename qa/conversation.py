@@ -11,6 +11,8 @@ names a subject of its own that the topic's passages do not speak of:
   are the topic's own, or only say what kind of answer is wanted): the subject is added;
 - "Tell me more", "what else?" or "go on" ask the topic's question again, and are answered
   with what the topic's answers have not quoted yet;
+- "How do they differ?" or "Compare them" compares the last two subjects asked about
+  (or a comparison's two things again);
 - after a comparison ("What is the difference between denervation and neurolysis?"), a
   question that points back is asked of each thing compared and answered as a comparison
   ("Is it permanent?": "Is denervation permanent?" and "Is neurolysis permanent?");
@@ -35,13 +37,15 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from qa.question import KIND_WORDS, is_term, kind_of
+from qa.question import KIND_WORDS, compared_of, is_term, kind_of
 from qa.text import FRAME_WORDS, STOPWORDS, content_words, stems, words
 
 _PRONOUN = re.compile(
     r"\b(it|its|this|that|they|them|their|these|those|he|him|his|she|her)\b", re.I
 )
 _PLURAL_PRONOUNS = {"they", "them", "their", "these", "those"}
+# What a comparison says of two things it does not name ('How do they differ?').
+_BOTH = re.compile(r"\b(they|them|these|those|both|the two|each other|one another)\b", re.I)
 _POSSESSIVE = {"its", "their", "his"}  # and 'her' before a noun ('her successor')
 # 'What about X?', 'How about X?', 'And X?', 'And what about X?': the previous question, of X.
 _WHAT_ABOUT = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\s+(?P<thing>.+?)\s*[?.!]*\s*$", re.I)
@@ -90,6 +94,7 @@ class Topic:
     sources: frozenset[str] = frozenset()
     said: frozenset[Span] = frozenset()
     compared: tuple[str, ...] = ()  # the things its comparison answered for, if it was one
+    previous: str = ""  # the subject of the topic before it, if any
 
 
 def next_topic(
@@ -116,11 +121,13 @@ def next_topic(
             topic.sources | sources,
             topic.said | said,
             compared or topic.compared,
+            topic.previous,
         )
     if not reading.subject or (topic is not None and not sources):
         return topic
     subject = grounded(reading.subject, cited)
-    return Topic(subject, reading.query, cited, sources, said, compared)
+    previous = topic.subject if topic is not None else ""
+    return Topic(subject, reading.query, cited, sources, said, compared, previous)
 
 
 def grounded(subject: str, cited: str) -> str:
@@ -288,6 +295,8 @@ def read(question: str, topic: Topic | None) -> Reading:
     own = subject_phrase(question)
     if topic is None:
         return Reading(question, own, False)
+    if (both := _compares_last_two(question, topic)) is not None:
+        return both
     if topic.compared and (each := _of_each(question, topic)) is not None:
         return each
     if _MORE.match(question):
@@ -319,6 +328,26 @@ def read(question: str, topic: Topic | None) -> Reading:
     if not _new_words(question, topic) and not is_term(question) and not _defines(question):
         return _in_topic(question, added, topic)  # a bare term names a subject of its own
     return Reading(question, own, False, fallback=_in_topic(question, added, topic, False))
+
+
+def _compares_last_two(question: str, topic: Topic) -> Reading | None:
+    """'How do they differ?', 'Compare them', 'What is the difference between the two?':
+    a comparison that names no things of its own compares the topic's things compared, or
+    the subject asked about before the topic's with the topic's ('What is denervation?',
+    'What is neurolysis?', 'How do they differ?'), unless the topic's subject is plural
+    ('What are nuclear receptors?': 'they' are the receptors). None for any other question."""
+    if kind_of(question) != "comparison" or compared_of(question) or not _BOTH.search(question):
+        return None
+    things = topic.compared
+    if not things and topic.previous and topic.previous.lower() != topic.subject.lower():
+        singular = not any(_plural(t[0]) for t in _tokens(topic.subject))
+        things = (topic.previous, topic.subject) if singular else ()
+    if len(things) != 2:
+        return None
+    first, second = things
+    return Reading(
+        f"What is the difference between {first} and {second}?", f"{first} and {second}", False
+    )
 
 
 def _of_each(question: str, topic: Topic) -> Reading | None:

@@ -350,3 +350,20 @@ def test_a_comparison_follow_up_is_answered_for_each_thing_with_its_label(bot: C
     assert "Surgical neurolysis: " in replies[0].text and replies[0].citations
     assert replies[-1].abstained and replies[-1].text == NOTHING_MORE
     assert "do not describe" not in " ".join(r.text for r in replies)
+
+
+def test_a_comparison_naming_no_things_compares_the_last_two_subjects() -> None:
+    after_two = replace(CHEMICAL, previous="cryoneurolysis")
+    compared = Reading(
+        "What is the difference between cryoneurolysis and chemical neurolysis?",
+        "cryoneurolysis and chemical neurolysis",
+        False,
+    )
+    for asked in ("How do they differ?", "Compare them", "What is the difference between the two?"):
+        assert read(asked, after_two) == compared
+    assert read("How do they differ?", COMPARED).query == COMPARED.query
+    assert read("How do they differ?", CHEMICAL).query != compared.query  # one subject so far
+    receptors = Topic("nuclear receptors", "What are nuclear receptors?", "", previous="CD40")
+    assert not read("How do they differ?", receptors).query.startswith("What is the difference")
+    topic = next_topic(CHEMICAL, Reading("What is phenol?", "phenol", False), "phenol", CITED)
+    assert topic is not None and topic.previous == "chemical neurolysis"
