@@ -190,10 +190,11 @@ def _in_topic(question: str, query: str, topic: Topic, fallback: bool = True) ->
     )
 
 
-def subject_words(text: str) -> list[str]:
+def subject_words(text: str, described: bool = False) -> list[str]:
     """The words of a question that name what it is about (not its kind, not framing, not
-    the words of a definite description that points back: 'the outlook', 'the size of')."""
-    pointing = {w.lower() for w in _pointing_back(text)}
+    the words of a definite description that points back: 'the outlook', 'the size of';
+    ``described``: also those, when there is nothing to point back to)."""
+    pointing = set() if described else {w.lower() for w in _pointing_back(text)}
     return [
         w
         for w in content_words(text)
@@ -254,14 +255,16 @@ def _named(text: str, tokens: list[re.Match[str]], i: int) -> bool:
     return not re.search(r"[.!?:]", text[tokens[i - 1].end() : tokens[i].start()])
 
 
-def subject_phrase(text: str) -> str:
+def subject_phrase(text: str, described: bool = False) -> str:
     """The longest run of subject words in ``text``, as written, joined across 'of', 'and',
     'for', ... ('What is (are) Anemia of Inflammation and Chronic Disease ?' -> 'Anemia of
     Inflammation and Chronic Disease'), of those with a name in them if any ('West African
     Ebola epidemic', not 'public health emergency of international'), a short number after
     a word kept in it ('human bocavirus 1'); the last of equally long runs; without the verb
-    that ends a 'How is X transmitted?' or the state that ends an 'Is X painful?'."""
-    wanted = set(subject_words(text))
+    that ends a 'How is X transmitted?' or the state that ends an 'Is X painful?'
+    (``described``: of subject words that include a definite description's, as in
+    ``subject_words``)."""
+    wanted = set(subject_words(text, described))
     tokens = _tokens(text)
     runs: list[list[int]] = []
     run: list[int] = []
@@ -293,8 +296,8 @@ def subject_phrase(text: str) -> str:
 def read(question: str, topic: Topic | None) -> Reading:
     """How to read ``question`` after ``topic`` (None at the start of a conversation)."""
     own = subject_phrase(question)
-    if topic is None:
-        return Reading(question, own, False)
+    if topic is None:  # 'How long is the warranty?': 'the warranty' points to nothing yet
+        return Reading(question, own or subject_phrase(question, described=True), False)
     if (both := _compares_last_two(question, topic)) is not None:
         return both
     if topic.compared and (each := _of_each(question, topic)) is not None:

@@ -367,3 +367,13 @@ def test_a_comparison_naming_no_things_compares_the_last_two_subjects() -> None:
     assert not read("How do they differ?", receptors).query.startswith("What is the difference")
     topic = next_topic(CHEMICAL, Reading("What is phenol?", "phenol", False), "phenol", CITED)
     assert topic is not None and topic.previous == "chemical neurolysis"
+
+
+def test_a_first_question_names_its_subject_with_a_definite_description() -> None:
+    # at the start nothing is there to point back to: 'the warranty' is what is asked about
+    first = read("How long is the warranty?", None)
+    assert first == Reading("How long is the warranty?", "warranty", False)
+    topic = next_topic(None, first, "a two-year limited warranty", frozenset({"router.md"}))
+    assert topic is not None and topic.subject == "warranty"
+    assert read("What does it cover?", topic).query == "What does warranty cover?"
+    assert read("What is cryoneurolysis?", None).subject == "cryoneurolysis"
